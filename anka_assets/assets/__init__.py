@@ -1,0 +1,1 @@
+"""One module per pipeline stage, each named after the table it makes."""

@@ -1,0 +1,1 @@
+"""Turkish text handling: normalisation, mojibake repair, PII detection, quality signals."""

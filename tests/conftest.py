@@ -1,0 +1,76 @@
+"""Shared fixtures: a throw-away refinery (seeds folder, warehouse file) and Dagster helpers."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from anka_assets.resources import RefineryPaths
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def write_seed(folder: Path, domain: str, body: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{domain}.yaml"
+    path.write_text(textwrap.dedent(body).lstrip(), encoding="utf-8")
+    return path
+
+
+SMALL_SEEDS = {
+    "hukuk": """
+        domain: hukuk
+        tasks:
+          - instruction: "Türk Borçlar Kanunu'na göre borçlu temerrüdünün şartlarını açıklayınız."
+            sensitivity: public
+            tags: [borclar_hukuku, aciklama]
+            source: "6098 sayılı TBK m. 117"
+          - instruction: "Anayasa Mahkemesi'ne bireysel başvurunun kabul edilebilirlik şartlarını açıklayınız."
+            sensitivity: public
+            tags: [anayasa, aciklama]
+          - instruction: "Kurumumuzun iç yönetmeliğine göre disiplin soruşturmasının aşamalarını değerlendiriniz."
+            sensitivity: internal
+            tags: [idare, analiz]
+        """,
+    "tarih": """
+        domain: tarih
+        tasks:
+          - instruction: "Anadolu Selçuklu Devleti'nin yıkılış sürecini sosyo-ekonomik açıdan analiz ediniz."
+            sensitivity: public
+            tags: [selcuklu, analiz]
+          - instruction: "Tanzimat Fermanı ile Islahat Fermanı'nı gayrimüslimlere tanınan haklar bakımından karşılaştırınız."
+            sensitivity: public
+            tags: [osmanli, karsilastirma]
+        """,
+}
+
+
+@pytest.fixture
+def refinery(tmp_path: Path) -> RefineryPaths:
+    """A refinery in tmp_path with two small domains (hukuk: 3 tasks, tarih: 2 tasks)."""
+    seeds = tmp_path / "seeds"
+    for domain, body in SMALL_SEEDS.items():
+        write_seed(seeds, domain, body)
+    return RefineryPaths(
+        seeds_dir=str(seeds),
+        reviews_dir=str(tmp_path / "reviews"),
+        review_queue_dir=str(tmp_path / "review_queue"),
+        warehouse=str(tmp_path / "warehouse.duckdb"),
+    )
+
+
+def read_table(paths: RefineryPaths, table: str) -> pl.DataFrame:
+    with duckdb.connect(paths.warehouse, read_only=True) as con:
+        return con.execute(f"select * from anka.{table}").pl()
+
+
+def copy_repo_seeds(dest: Path, domains: list[str]) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    for domain in domains:
+        shutil.copy(REPO / "data" / "seeds" / f"{domain}.yaml", dest / f"{domain}.yaml")

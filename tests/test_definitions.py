@@ -1,0 +1,26 @@
+"""The code location loads and the asset graph is the designed one."""
+
+from pathlib import Path
+
+from dagster import AssetKey
+
+from anka_assets.definitions import build_definitions, defs
+
+REPO_SEEDS = Path(__file__).resolve().parent.parent / "data" / "seeds"
+
+
+def test_module_level_definitions_load_with_every_shipped_domain():
+    seed_tasks = defs.get_assets_def(AssetKey("seed_tasks"))
+    keys = set(seed_tasks.partitions_def.get_partition_keys())
+    assert keys == {p.stem for p in REPO_SEEDS.glob("*.yaml")}
+    assert {"hukuk", "tarih", "ekonomi", "cografya", "edebiyat", "saglik", "finans", "kamu_yonetimi"} <= keys
+
+
+def test_seed_tasks_is_partitioned_by_domain_and_stored_in_duckdb(refinery):
+    d = build_definitions(refinery)
+    seed_tasks = d.get_assets_def(AssetKey("seed_tasks"))
+    assert seed_tasks.partitions_def.get_partition_keys() == ["hukuk", "tarih"]
+    assert seed_tasks.metadata_by_key[AssetKey("seed_tasks")]["partition_expr"] == "domain"
+    assert {c.name for c in seed_tasks.check_specs} >= {"seed_id_unique", "sensitivity_present"}
+    assert type(d.resources["io_manager"]).__name__ == "DuckDBPolarsIOManager"
+    assert d.resources["io_manager"].database == refinery.warehouse

@@ -1,0 +1,261 @@
+"""Seed file loading: every kind of bad input gives one clear error naming file, line, item and field."""
+
+from pathlib import Path
+
+import pytest
+
+from anka_assets.seed_loader import (
+    SeedFileError,
+    list_seed_files,
+    load_seed_file,
+    seed_id_for,
+)
+from tests.conftest import write_seed
+
+GOOD = "Türk Borçlar Kanunu'na göre borçlu temerrüdünün şartlarını açıklayınız."
+
+
+def load(tmp_path: Path, body: str, domain: str = "hukuk"):
+    return load_seed_file(write_seed(tmp_path, domain, body))
+
+
+def error_of(tmp_path: Path, body: str, domain: str = "hukuk") -> str:
+    with pytest.raises(SeedFileError) as info:
+        load(tmp_path, body, domain)
+    message = str(info.value)
+    assert f"{domain}.yaml" in message  # always names the file
+    return message
+
+
+def test_good_file(tmp_path):
+    result = load(tmp_path, f"""
+        domain: hukuk
+        description: "Türk hukuku"
+        tasks:
+          - instruction: "{GOOD}"
+            sensitivity: public
+            tags: [borclar_hukuku, aciklama]
+            source: "6098 sayılı TBK m. 117"
+        """)
+    (task,) = result.tasks
+    assert task.instruction == GOOD
+    assert task.sensitivity == "public" and not task.sensitivity_defaulted
+    assert task.tags == ("borclar_hukuku", "aciklama")
+    assert task.source == "6098 sayılı TBK m. 117"
+    assert task.source_line == 4
+
+
+def test_missing_sensitivity_means_confidential(tmp_path):
+    result = load(tmp_path, f"""
+        tasks:
+          - instruction: "{GOOD}"
+        """)
+    assert result.tasks[0].sensitivity == "confidential"
+    assert result.tasks[0].sensitivity_defaulted
+    assert result.sensitivity_defaulted == 1
+
+
+def test_duplicates_collapse_with_turkish_case_and_keep_the_strictest_label(tmp_path):
+    result = load(tmp_path, """
+        tasks:
+          - instruction: "DİYARBAKIR surlarının tarihî önemini açıklayınız."
+            sensitivity: public
+          - instruction: "diyarbakır   surlarının tarihî önemini açıklayınız"
+            sensitivity: internal
+          - instruction: "Diyarbakır Surları'nın tarihî önemini açıklayınız!"
+            sensitivity: public
+        """)
+    assert len(result.tasks) == 1
+    assert result.duplicates_collapsed == 2
+    assert result.tasks[0].sensitivity == "internal"
+    assert result.tasks[0].instruction.startswith("DİYARBAKIR")
+
+
+def test_mojibake_is_repaired_and_counted(tmp_path):
+    result = load(tmp_path, """
+        tasks:
+          - instruction: "Osmanlý Ýmparatorluðu'nun baþkenti neden Ýstanbul'a taþýndý, açıklayınız."
+            sensitivity: public
+          - instruction: "TÃ¼rkiye Cumhuriyeti'nin ilk anayasasÄ±nÄ± açıklayınız."
+            sensitivity: public
+        """)
+    assert [t.instruction for t in result.tasks] == [
+        "Osmanlı İmparatorluğu'nun başkenti neden İstanbul'a taşındı, açıklayınız.",
+        "Türkiye Cumhuriyeti'nin ilk anayasasını açıklayınız.",
+    ]
+    assert result.repaired == 2
+
+
+def test_seed_id_is_stable_across_spelling_variants():
+    a = seed_id_for("tarih", "Tanzimat Fermanı'nın önemini açıklayınız.")
+    b = seed_id_for("tarih", "  TANZİMAT FERMANI'NIN   önemini açıklayınız ")
+    assert a == b
+    # Pinned value: the same task text must give the same id on any machine and version.
+    assert a == "tsk_" + __import__("hashlib").sha256(
+        "tarih\x1ftanzimat fermanının önemini açıklayınız".encode()
+    ).hexdigest()[:16]
+    assert seed_id_for("hukuk", "Tanzimat Fermanı'nın önemini açıklayınız.") != a
+
+
+# --- one test per bad-input kind ------------------------------------------------------------------
+
+def test_yaml_syntax_error(tmp_path):
+    message = error_of(tmp_path, """
+        tasks:
+          - instruction: "açık tırnak
+            sensitivity: public
+        """)
+    assert "YAML syntax error" in message and "line " in message
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / "hukuk.yaml"
+    path.write_bytes("tasks:\n  - instruction: \"Türk hukukunda zamanaşımı\"\n".encode("cp1254"))
+    with pytest.raises(SeedFileError, match=r"hukuk\.yaml.*\n.*line 2: the file is not valid UTF-8"):
+        load_seed_file(path)
+
+
+def test_empty_instruction(tmp_path):
+    message = error_of(tmp_path, """
+        tasks:
+          - instruction: "   "
+            sensitivity: public
+        """)
+    assert "line 2, task #0, field 'instruction': empty or too short" in message
+
+
+def test_over_long_instruction(tmp_path):
+    message = error_of(tmp_path, f"""
+        tasks:
+          - instruction: "{'uzun görev metni ' * 200}"
+            sensitivity: public
+        """)
+    assert "line 2, task #0, field 'instruction': too long" in message
+
+
+def test_unknown_sensitivity(tmp_path):
+    message = error_of(tmp_path, f"""
+        tasks:
+          - instruction: "{GOOD}"
+            sensitivity: gizli
+        """)
+    assert "line 3, task #0, field 'sensitivity': unknown value 'gizli'" in message
+
+
+def test_missing_instruction(tmp_path):
+    message = error_of(tmp_path, """
+        tasks:
+          - sensitivity: public
+            tags: [a]
+        """)
+    assert "task #0, field 'instruction': missing" in message
+
+
+def test_missing_tasks(tmp_path):
+    message = error_of(tmp_path, """
+        domain: hukuk
+        description: "görev listesi yok"
+        """)
+    assert "field 'tasks': missing" in message
+
+
+def test_wrong_type_instruction(tmp_path):
+    message = error_of(tmp_path, """
+        tasks:
+          - instruction: 12345
+            sensitivity: public
+        """)
+    assert "line 2, task #0, field 'instruction': expected a string, got a number" in message
+
+
+def test_wrong_type_tags(tmp_path):
+    message = error_of(tmp_path, f"""
+        tasks:
+          - instruction: "{GOOD}"
+            sensitivity: public
+            tags: "borclar"
+        """)
+    assert "line 4, task #0, field 'tags': expected a list of strings, got a string" in message
+
+
+def test_wrong_type_item(tmp_path):
+    message = error_of(tmp_path, f"""
+        tasks:
+          - instruction: "{GOOD}"
+            sensitivity: public
+          - "sadece bir metin"
+        """)
+    assert "line 4, task #1: expected a mapping" in message
+
+
+def test_tasks_not_a_list(tmp_path):
+    message = error_of(tmp_path, """
+        tasks:
+          instruction: "liste değil"
+        """)
+    assert "field 'tasks': expected a list of tasks, got a mapping" in message
+
+
+def test_unknown_field_is_a_typo(tmp_path):
+    message = error_of(tmp_path, f"""
+        tasks:
+          - instruction: "{GOOD}"
+            sensitivty: public
+        """)
+    assert "line 3, task #0, field 'sensitivty': unknown field" in message
+
+
+def test_domain_must_match_file_name(tmp_path):
+    message = error_of(tmp_path, f"""
+        domain: tarih
+        tasks:
+          - instruction: "{GOOD}"
+            sensitivity: public
+        """)
+    assert "line 1, field 'domain': 'tarih' does not match the file name 'hukuk.yaml'" in message
+
+
+def test_unrepairable_mojibake(tmp_path):
+    message = error_of(tmp_path, """
+        tasks:
+          - instruction: "Bu metin bozuk \ufffd\ufffd ve onarılamaz, açıklayınız."
+            sensitivity: public
+        """)
+    assert "line 2, task #0, field 'instruction': garbled text that cannot be repaired" in message
+
+
+def test_empty_file(tmp_path):
+    message = error_of(tmp_path, "\n")
+    assert "the file is empty" in message
+
+
+def test_all_problems_of_a_file_are_listed_together(tmp_path):
+    message = error_of(tmp_path, f"""
+        tasks:
+          - instruction: "{GOOD}"
+            sensitivity: secret
+          - instruction: 7
+        """)
+    assert "2 problem(s)" in message
+    assert "task #0, field 'sensitivity'" in message and "task #1, field 'instruction'" in message
+
+
+def test_bad_file_names_are_refused(tmp_path):
+    write_seed(tmp_path, "Hukuk Tarihi", f"tasks:\n  - instruction: \"{GOOD}\"\n")
+    with pytest.raises(ValueError, match="rename: Hukuk Tarihi.yaml"):
+        list_seed_files(tmp_path)
+
+
+# --- the curated seed files shipped with the project ---------------------------------------------
+
+REPO_SEEDS = Path(__file__).resolve().parent.parent / "data" / "seeds"
+DOMAINS = ["hukuk", "tarih", "ekonomi", "cografya", "edebiyat", "saglik", "finans", "kamu_yonetimi"]
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_shipped_seed_files_are_valid(domain):
+    result = load_seed_file(REPO_SEEDS / f"{domain}.yaml")
+    assert len(result.tasks) >= 50
+    assert result.duplicates_collapsed == 0 and result.repaired == 0
+    labels = {t.sensitivity for t in result.tasks}
+    assert {"public", "internal", "confidential"} <= labels
