@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from dagster_pandera import pandera_schema_to_dagster_type
+
 from anka_assets.seed_loader import SENSITIVITIES
 
 SEED_ORIGINS = ("curated", "expanded")
@@ -30,3 +32,112 @@ class SeedTasksSchema(pa.DataFrameModel):
     class Config:
         strict = True
         coerce = False
+
+
+RAW_COT_STATUSES = ("ok", "parse_error", "blocked_kvkk", "failed")
+
+
+class RawCotSchema(pa.DataFrameModel):
+    """`raw_cot`: one row per (seed task, sample); every pair has exactly one row, whatever happened."""
+
+    row_id: str = pa.Field(unique=True)
+    seed_id: str = pa.Field(str_matches=r"^tsk_[0-9a-f]{16}$")
+    domain: str = pa.Field(str_matches=r"^[a-z0-9_]+$")
+    sample_index: int = pa.Field(ge=0)
+    instruction: str
+    sensitivity: str = pa.Field(isin=list(SENSITIVITIES))
+    origin: str = pa.Field(isin=list(SEED_ORIGINS))
+    teacher_model: str = pa.Field(nullable=True)
+    template_version: str
+    reasoning_steps: pl.List(pl.Utf8) = pa.Field()
+    reasoning: str = pa.Field(nullable=True)
+    answer: str = pa.Field(nullable=True)
+    raw_text: str = pa.Field(nullable=True)
+    finish_reason: str = pa.Field(nullable=True)
+    prompt_tokens: int = pa.Field(ge=0)
+    completion_tokens: int = pa.Field(ge=0)
+    latency_s: float = pa.Field(ge=0)
+    cost: float = pa.Field(ge=0)
+    cached: bool
+    repairs: int = pa.Field(ge=0)
+    status: str = pa.Field(isin=list(RAW_COT_STATUSES))
+    error: str = pa.Field(nullable=True)
+    request_key: str
+
+    class Config:
+        strict = True
+
+    @pa.dataframe_check
+    @classmethod
+    def ok_rows_have_an_answer(cls, data) -> pl.LazyFrame:
+        lf = data.lazyframe
+        return lf.select(
+            (pl.col("status") != "ok") | (pl.col("answer").is_not_null() & (pl.col("reasoning_steps").list.len() > 0))
+        )
+
+
+JUDGE_STATUSES = ("ok", "judge_error", "blocked_kvkk", "failed", "skipped")
+VERDICTS = ("approve", "reject")
+
+
+class JudgedCotSchema(pa.DataFrameModel):
+    """`judged_cot`: judge scores, deterministic signals, expert verdicts and the pass/reject decision."""
+
+    row_id: str = pa.Field(unique=True)
+    seed_id: str = pa.Field(str_matches=r"^tsk_[0-9a-f]{16}$")
+    domain: str = pa.Field(str_matches=r"^[a-z0-9_]+$")
+    sample_index: int = pa.Field(ge=0)
+    instruction: str
+    sensitivity: str = pa.Field(isin=list(SENSITIVITIES))
+    origin: str = pa.Field(isin=list(SEED_ORIGINS))
+    reasoning_steps: pl.List(pl.Utf8) = pa.Field()
+    answer: str = pa.Field(nullable=True)
+    teacher_model: str = pa.Field(nullable=True)
+    teacher_status: str = pa.Field(isin=list(RAW_COT_STATUSES))
+    judge_model: str = pa.Field(nullable=True)
+    judge_template_version: str
+    judge_status: str = pa.Field(isin=list(JUDGE_STATUSES))
+    judge_error: str = pa.Field(nullable=True)
+    dogruluk: int = pa.Field(nullable=True, ge=1, le=5)
+    kulturel_uygunluk: int = pa.Field(nullable=True, ge=1, le=5)
+    halusinasyon: bool = pa.Field(nullable=True)
+    halusinasyon_iddiasi: str = pa.Field(nullable=True)
+    gerekce: str = pa.Field(nullable=True)
+    judge_cached: bool
+    judge_prompt_tokens: int = pa.Field(ge=0)
+    judge_completion_tokens: int = pa.Field(ge=0)
+    judge_cost: float = pa.Field(ge=0)
+    language_reasoning: str = pa.Field(nullable=True)
+    language_answer: str = pa.Field(nullable=True)
+    pii_kinds: pl.List(pl.Utf8) = pa.Field()
+    refusal: str = pa.Field(nullable=True)
+    repetition_ratio: float = pa.Field(ge=0, le=1)
+    foreign_script_ratio: float = pa.Field(ge=0, le=1)
+    step_count: int = pa.Field(ge=0)
+    answer_chars: int = pa.Field(ge=0)
+    expert_verdict: str = pa.Field(nullable=True, isin=list(VERDICTS))
+    expert_note: str = pa.Field(nullable=True)
+    reviewer: str = pa.Field(nullable=True)
+    passed: bool
+    reject_reasons: pl.List(pl.Utf8) = pa.Field()
+
+    class Config:
+        strict = True
+
+    @pa.dataframe_check
+    @classmethod
+    def passed_rows_have_no_reject_reason(cls, data) -> pl.LazyFrame:
+        lf = data.lazyframe
+        return lf.select((~pl.col("passed")) | (pl.col("reject_reasons").list.len() == 0))
+
+    @pa.dataframe_check
+    @classmethod
+    def rejected_rows_say_why(cls, data) -> pl.LazyFrame:
+        lf = data.lazyframe
+        return lf.select(pl.col("passed") | (pl.col("reject_reasons").list.len() > 0))
+
+
+# Dagster types, built once: two types of one name in a code location are an error.
+SeedTasksType = pandera_schema_to_dagster_type(SeedTasksSchema)
+RawCotType = pandera_schema_to_dagster_type(RawCotSchema)
+JudgedCotType = pandera_schema_to_dagster_type(JudgedCotSchema)

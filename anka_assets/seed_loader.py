@@ -86,6 +86,20 @@ class SeedFileResult:
     duplicate_examples: list[str] = field(default_factory=list)
 
 
+def validate_instruction(text: str) -> tuple[str, bool]:
+    """Normalise a task text (NFC, mojibake repair, whitespace) and check its length.
+
+    Returns (text, repaired?). Raises ValueError (MojibakeError included) saying what is wrong.
+    Curated and teacher-generated tasks pass through the same rules."""
+    text, repaired = normalize_text(text)
+    if len(text) > MAX_INSTRUCTION_CHARS:
+        raise ValueError(f"too long ({len(text)} characters, at most {MAX_INSTRUCTION_CHARS})")
+    letters = count_letters(text)
+    if letters < MIN_INSTRUCTION_LETTERS:
+        raise ValueError(f"empty or too short ({letters} letters, at least {MIN_INSTRUCTION_LETTERS})")
+    return text, repaired
+
+
 def strictest(*labels: str) -> str:
     return max(labels, key=lambda s: SENSITIVITY_RANK[s])
 
@@ -218,17 +232,17 @@ def _parse_task(item: _Node, index: int, domain: str, path: Path, problems: list
     instruction, repaired = None, False
     if "instruction" not in fields or fields["instruction"].value is None:
         problems.append(f"{where}, field 'instruction': missing")
+    elif not isinstance(fields["instruction"].value, str):
+        raw = fields["instruction"]
+        problems.append(
+            f"line {raw.line}, task #{index}, field 'instruction': expected a string, got {_type_name(raw.value)}"
+        )
     else:
         raw = fields["instruction"]
-        instruction, repaired = _text_field(
-            raw, f"line {raw.line}, task #{index}", "instruction", problems, max_chars=MAX_INSTRUCTION_CHARS
-        )
-        if instruction is not None and count_letters(instruction) < MIN_INSTRUCTION_LETTERS:
-            problems.append(
-                f"line {raw.line}, task #{index}, field 'instruction': empty or too short "
-                f"({count_letters(instruction)} letters, at least {MIN_INSTRUCTION_LETTERS})"
-            )
-            instruction = None
+        try:
+            instruction, repaired = validate_instruction(raw.value)
+        except ValueError as exc:
+            problems.append(f"line {raw.line}, task #{index}, field 'instruction': {exc}")
 
     sensitivity, defaulted = DEFAULT_SENSITIVITY, True
     if "sensitivity" in fields and fields["sensitivity"].value is not None:

@@ -49,9 +49,17 @@ def test_repair_mojibake(garbled, expected):
     assert repaired
 
 
-def test_clean_text_is_untouched():
-    text, repaired = repair_mojibake("Çağdaş Türk şiirinde İkinci Yeni hareketi.")
-    assert text == "Çağdaş Türk şiirinde İkinci Yeni hareketi."
+@pytest.mark.parametrize(
+    "clean",
+    [
+        "Çağdaş Türk şiirinde İkinci Yeni hareketi.",
+        "Âşık Veysel'in şiirlerinde âşıklık geleneği ve hâkimiyet, kâğıt, lâle sözcükleri.",
+        "Azərbaycan dilində ə hərfi; Ğ, Ş, İ, ı, ö, ü, ç.",
+    ],
+)
+def test_clean_text_is_untouched(clean):
+    text, repaired = repair_mojibake(clean)
+    assert text == clean
     assert not repaired
 
 

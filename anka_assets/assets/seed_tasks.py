@@ -1,4 +1,4 @@
-"""`seed_tasks`: the curated seed files of one domain as a validated table."""
+"""`seed_tasks`: every task of one domain, curated (the seed file) and teacher-expanded, as one table."""
 
 
 from collections import Counter
@@ -14,11 +14,10 @@ from dagster import (
     PartitionsDefinition,
     asset,
 )
-from dagster_pandera import pandera_schema_to_dagster_type
 
 from anka_assets.metadata import md_counts, md_preview
 from anka_assets.resources import RefineryPaths
-from anka_assets.schemas import SeedTasksSchema
+from anka_assets.schemas import SeedTasksSchema, SeedTasksType
 from anka_assets.seed_loader import SENSITIVITIES, SeedFileResult, SeedTask, load_seed_file
 
 SEED_TASKS_COLUMNS = list(SeedTasksSchema.to_schema().columns)
@@ -76,10 +75,19 @@ def seed_checks(df: pl.DataFrame) -> list[AssetCheckResult]:
     ]
 
 
+def union_tasks(curated: pl.DataFrame, expanded: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Curated tasks first, then expanded ones not (any longer) among them. Returns (table, dropped)."""
+    fresh = expanded.filter(~pl.col("seed_id").is_in(curated["seed_id"].implode()))
+    return pl.concat([curated, fresh.select(curated.columns)]), len(expanded) - len(fresh)
+
+
 def seed_metadata(result: SeedFileResult, df: pl.DataFrame) -> dict:
     by_sensitivity = Counter(df["sensitivity"].to_list())
+    by_origin = Counter(df["origin"].to_list())
     return {
         "dagster/row_count": len(df),
+        "curated": by_origin.get("curated", 0),
+        "expanded": by_origin.get("expanded", 0),
         "seed_file": result.path,
         "duplicates_collapsed": result.duplicates_collapsed,
         "rows_repaired": result.repaired,
@@ -87,7 +95,7 @@ def seed_metadata(result: SeedFileResult, df: pl.DataFrame) -> dict:
         **{f"sensitivity_{label}": by_sensitivity.get(label, 0) for label in SENSITIVITIES},
         "sensitivity_breakdown": MetadataValue.md(md_counts(by_sensitivity, "sensitivity", "tasks")),
         "duplicate_examples": MetadataValue.json(result.duplicate_examples),
-        "preview": MetadataValue.md(md_preview(df, ["seed_id", "sensitivity", "instruction", "tags"], n=10)),
+        "preview": MetadataValue.md(md_preview(df, ["seed_id", "origin", "sensitivity", "instruction", "tags"], n=10)),
     }
 
 
@@ -96,7 +104,7 @@ def build_seed_tasks(partitions_def: PartitionsDefinition):
         name="seed_tasks",
         partitions_def=partitions_def,
         metadata={"partition_expr": "domain"},
-        dagster_type=pandera_schema_to_dagster_type(SeedTasksSchema),
+        dagster_type=SeedTasksType,
         check_specs=[
             AssetCheckSpec("seed_id_unique", asset="seed_tasks", blocking=True,
                            description="Every seed_id appears once."),
@@ -106,19 +114,19 @@ def build_seed_tasks(partitions_def: PartitionsDefinition):
         ],
         group_name="seeds",
         kinds={"duckdb", "polars"},
-        description="Curated Turkish seed tasks of one domain, from `data/seeds/<domain>.yaml`: normalised "
-        "(UTF-8 NFC, mojibake repaired), deduplicated with Turkish-aware keys, each with a stable "
-        "seed_id and a KVKK sensitivity (missing → confidential).",
+        description="Turkish tasks of one domain: the curated seed file `data/seeds/<domain>.yaml`, normalised "
+        "(UTF-8 NFC, mojibake repaired) and deduplicated with Turkish-aware keys, plus the teacher-expanded "
+        "tasks; each with a stable seed_id and a KVKK sensitivity (missing → confidential).",
     )
-    def seed_tasks(context: AssetExecutionContext, paths: RefineryPaths):
+    def seed_tasks(context: AssetExecutionContext, paths: RefineryPaths, expanded_tasks: pl.DataFrame):
         domain = context.partition_key
         result = load_seed_file(paths.seeds_path / f"{domain}.yaml")
-        df = tasks_frame(result.tasks)
+        df, stale = union_tasks(tasks_frame(result.tasks), expanded_tasks)
         context.log.info(
-            f"{domain}: {len(df)} tasks, {result.duplicates_collapsed} duplicates collapsed, "
-            f"{result.repaired} repaired"
+            f"{domain}: {len(result.tasks)} curated + {len(df) - len(result.tasks)} expanded tasks, "
+            f"{result.duplicates_collapsed} duplicates collapsed, {result.repaired} repaired"
         )
-        yield Output(df, metadata=seed_metadata(result, df))
+        yield Output(df, metadata={**seed_metadata(result, df), "expanded_now_curated": stale})
         yield from seed_checks(df)
 
     return seed_tasks

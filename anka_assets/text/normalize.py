@@ -40,7 +40,10 @@ _APOSTROPHES = re.compile("['’‘`´]")
 _CP1254_AS_CP1252 = re.compile("[ýþðÝÞÐ]")
 
 # Fragments typical of UTF-8 decoded as cp1252/Latin-1 (Ã§, Ä±, Å\u009f, â€™ ...).
-_UTF8_AS_LATIN = re.compile("[ÃÄÅâ][\u0080-\u00bf\u0152-\u0178\u2013-\u2122]")
+# The second character is a UTF-8 continuation byte (0x80-0xBF) as Latin-1 or cp1252 shows it; the
+# cp1252 set is listed one by one so that real Turkish ("âşık": â + ş) never looks garbled.
+_CONTINUATION = "\u0080-\u00bf€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"
+_UTF8_AS_LATIN = re.compile(f"[ÃÄÅâ][{_CONTINUATION}]")
 
 # What is left after a failed repair: replacement characters or stray C1 controls.
 _GARBAGE = re.compile("[\ufffd\u0080-\u009f]")

@@ -1,0 +1,208 @@
+"""`expanded_tasks`: new Turkey-specific tasks the teacher derives from each domain's curated seeds.
+
+Evol-instruct style, anchored on one curated parent per request: a parent's prompt depends only on
+that parent and its neighbours in the file, so adding seeds adds requests instead of reshuffling all
+of them (and every earlier request stays a cache hit). Candidates pass the curated tasks' rules
+(`validate_instruction`), must be Turkish and free of personal data, are deduplicated (exact and
+near-duplicate, Turkish-aware keys) against the curated tasks and each other, and inherit their
+parent's sensitivity. `seed_tasks` unions them with the curated tasks (see docs/ARCHITECTURE.md).
+"""
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    Config,
+    MetadataValue,
+    Output,
+    PartitionsDefinition,
+    asset,
+)
+from pydantic import Field
+
+from anka_assets.assets.seed_tasks import tasks_frame
+from anka_assets.dedup import NearDuplicateIndex
+from anka_assets.gateway import ModelEndpoint, ModelRequest
+from anka_assets.metadata import md_counts, md_preview
+from anka_assets.model_calls import all_results, ask_parsed, call_metrics, domain_label
+from anka_assets.parsing import TASK_LIST_RESPONSE_FORMAT, parse_task_list
+from anka_assets.prompts import PromptTemplate, load_prompt
+from anka_assets.resources import RefineryPaths
+from anka_assets.schemas import SeedTasksSchema, SeedTasksType
+from anka_assets.seed_loader import SeedTask, load_seed_file, seed_id_for, task_content_hash, validate_instruction
+from anka_assets.text.pii import find_pii
+from anka_assets.text.signals import detect_language
+
+
+class ExpansionConfig(Config):
+    target_per_domain: int = Field(
+        default=120,
+        description="Tasks wanted per domain, curated + expanded (10,000 over all domains at scale). "
+        "0 or less than the curated count: no expansion.",
+    )
+    tasks_per_request: int = Field(default=5, description="New tasks asked of the teacher per curated parent.")
+    oversample: float = Field(
+        default=1.5, description="Ask for this many times the missing tasks, since some candidates are rejected."
+    )
+    examples_per_prompt: int = Field(default=3, description="Other curated tasks shown to the teacher as context.")
+    near_duplicate_threshold: float = Field(
+        default=0.7, description="Character 5-gram Jaccard similarity at or above which a task is a near-duplicate."
+    )
+    temperature: float = Field(default=0.8, description="Sampling temperature of the teacher for new tasks.")
+    max_tokens: int = Field(default=1024, description="Completion token limit per expansion request.")
+    max_repairs: int = Field(default=1, description="Re-asks after a malformed task list.")
+
+
+@dataclass(frozen=True)
+class ExpansionJob:
+    parent: SeedTask
+    count: int
+    examples: tuple[str, ...]
+    round: int  #: the n-th request for this parent (a distinct sample when parents run out)
+
+
+def plan_expansion(curated: Sequence[SeedTask], cfg: ExpansionConfig) -> list[ExpansionJob]:
+    """Which parents to expand and how many tasks to ask of each. Stable under appended seeds."""
+    missing = cfg.target_per_domain - len(curated)
+    if missing <= 0 or not curated or cfg.tasks_per_request <= 0:
+        return []
+    requests = math.ceil(missing * cfg.oversample / cfg.tasks_per_request)
+    ordered = sorted(curated, key=lambda t: t.source_line)
+    jobs = []
+    for i in range(requests):
+        parent = ordered[i % len(ordered)]
+        round_ = i // len(ordered)  # more rounds than parents: the same parent again, another sample
+        examples = tuple(
+            ordered[(i + k) % len(ordered)].instruction for k in range(1, cfg.examples_per_prompt + 1)
+            if len(ordered) > k
+        )
+        jobs.append(ExpansionJob(parent, cfg.tasks_per_request, examples, round_))
+    return jobs
+
+
+def expansion_request(job: ExpansionJob, template: PromptTemplate, cfg: ExpansionConfig) -> ModelRequest:
+    return ModelRequest(
+        messages=template.messages(
+            domain_label=domain_label(job.parent.domain), instruction=job.parent.instruction,
+            count=job.count, examples=list(job.examples),
+        ),
+        params={"temperature": cfg.temperature, "max_tokens": cfg.max_tokens, "seed": job.round,
+                "response_format": TASK_LIST_RESPONSE_FORMAT},
+        template_version=template.version,
+        seed_id=job.parent.seed_id,
+        sensitivity=job.parent.sensitivity,
+        sample_index=job.round,
+    )
+
+
+def screen_candidate(text: str) -> tuple[str | None, str | None]:
+    """(clean text, None) or (None, reject reason) for one generated task."""
+    try:
+        clean, _ = validate_instruction(text)
+    except ValueError:
+        return None, "invalid"
+    if detect_language(clean) not in ("tr", None):
+        return None, "not_turkish"
+    if find_pii(clean):
+        return None, "personal_data"
+    return clean, None
+
+
+def accept_candidates(
+    domain: str,
+    curated: Sequence[SeedTask],
+    proposals: Sequence[tuple[SeedTask, Sequence[str]]],
+    wanted: int,
+    threshold: float,
+    source: str,
+) -> tuple[list[SeedTask], list[list[str]], Counter]:
+    """Screen and deduplicate proposals (parent, candidate texts) in order, up to `wanted` tasks."""
+    index = NearDuplicateIndex(threshold=threshold)
+    for task in curated:
+        index.add(task.seed_id, task.instruction)
+    accepted: list[SeedTask] = []
+    parents: list[list[str]] = []
+    rejected: Counter = Counter()
+    for parent, candidates in proposals:
+        for text in candidates:
+            if len(accepted) >= wanted:
+                rejected["surplus"] += 1
+                continue
+            clean, reason = screen_candidate(text)
+            if clean is None:
+                rejected[reason] += 1
+                continue
+            seed_id = seed_id_for(domain, clean)
+            duplicate = index.add_if_new(seed_id, clean)
+            if duplicate is not None:
+                rejected["duplicate" if duplicate[1] == "exact" else "near_duplicate"] += 1
+                continue
+            tags = ("genisletme",)
+            accepted.append(SeedTask(
+                seed_id=seed_id, domain=domain, instruction=clean, sensitivity=parent.sensitivity,
+                sensitivity_defaulted=False, tags=tags, source=source, source_file=parent.source_file,
+                source_line=parent.source_line, repaired=False,
+                content_hash=task_content_hash(clean, parent.sensitivity, tags, source),
+            ))
+            parents.append([parent.seed_id])
+    return accepted, parents, rejected
+
+
+def build_expanded_tasks(partitions_def: PartitionsDefinition):
+    @asset(
+        name="expanded_tasks",
+        partitions_def=partitions_def,
+        backfill_policy=BackfillPolicy.single_run(),
+        pool="teacher",
+        metadata={"partition_expr": "domain"},
+        dagster_type=SeedTasksType,
+        group_name="seeds",
+        kinds={"duckdb", "polars"},
+        description="Teacher-generated Turkish tasks derived from each curated seed (evol-instruct), validated "
+        "like curated ones, deduplicated with Turkish-aware keys, inheriting the parent's sensitivity.",
+    )
+    def expanded_tasks(context: AssetExecutionContext, config: ExpansionConfig, paths: RefineryPaths, teacher: ModelEndpoint):
+        template = load_prompt("expand")
+        frames, meta_rows, results = [], [], []
+        rejected_total: Counter = Counter()
+        gateway = None
+        for domain in context.partition_keys:
+            curated = load_seed_file(paths.seeds_path / f"{domain}.yaml").tasks
+            jobs = plan_expansion(curated, config)
+            accepted, parents, rejected = [], [], Counter()
+            if jobs:
+                gateway = gateway or teacher.open_gateway(paths.warehouse, log=context.log)
+                requests = [expansion_request(job, template, config) for job in jobs]
+                answers = ask_parsed(gateway, requests, parse_task_list, asset="expanded_tasks",
+                                     partition=domain, run_id=context.run_id, max_repairs=config.max_repairs)
+                results += all_results(answers)
+                proposals = [(job.parent, a.parsed or []) for job, a in zip(jobs, answers)]
+                model = next((a.result.model for a in answers if a.result.model), None) or "teacher"
+                accepted, parents, rejected = accept_candidates(
+                    domain, curated, proposals, config.target_per_domain - len(curated),
+                    config.near_duplicate_threshold, source=f"teacher:{model} ({template.version})",
+                )
+                rejected["request_not_ok"] += sum(a.status != "ok" for a in answers)
+            frames.append(tasks_frame(accepted, origin="expanded", parents=parents))
+            rejected_total += rejected
+            meta_rows.append((domain, len(curated), len(jobs), len(accepted), sum(rejected.values())))
+            context.log.info(f"{domain}: {len(accepted)} new tasks from {len(jobs)} requests; rejected {dict(rejected)}")
+        df = pl.concat(frames) if frames else tasks_frame([])
+        yield Output(df, metadata={
+            "dagster/row_count": len(df),
+            "domains": MetadataValue.md(
+                "| domain | curated | requests | accepted | rejected |\n|---|---|---|---|---|\n"
+                + "\n".join(f"| {' | '.join(map(str, r))} |" for r in meta_rows)
+            ),
+            **{f"rejected_{k}": v for k, v in sorted(rejected_total.items())},
+            "rejected_by_reason": MetadataValue.md(md_counts(rejected_total, "reason", "candidates")),
+            **call_metrics(results),
+            "preview": MetadataValue.md(md_preview(df, ["seed_id", "sensitivity", "instruction"], n=10)),
+        })
+
+    return expanded_tasks

@@ -1,0 +1,291 @@
+"""`judged_cot`: judge scores, deterministic signals and expert verdicts decide what is fit to teach.
+
+For every `raw_cot` row: the judge (`ANKA_JUDGE_*`) scores ok answers with a Turkish rubric as JSON
+(malformed verdicts are re-asked, then recorded as `judge_error`, never passed); pure checks add
+language, personal data, refusal, repetition, length, reasoning steps and foreign-script signals; an
+expert verdict from `data/reviews/<domain>.csv` overrides the judge. `passed` and `reject_reasons`
+follow from `decide`, a pure function of the row and the thresholds in `JudgeConfig`.
+`review_queue` exports the result for experts as a spreadsheet-friendly CSV per domain.
+"""
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    BackfillPolicy,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    Output,
+    PartitionsDefinition,
+    asset,
+)
+from pydantic import Field
+
+from anka_assets.gateway import ModelEndpoint, ModelRequest
+from anka_assets.metadata import md_preview, md_table
+from anka_assets.model_calls import Answer, all_results, ask_parsed, call_metrics, domain_label, status_metadata
+from anka_assets.parsing import JUDGE_RESPONSE_FORMAT, JudgeVerdict, parse_judge
+from anka_assets.prompts import PromptTemplate, load_prompt
+from anka_assets.resources import RefineryPaths
+from anka_assets.review import ExpertVerdict, load_reviews, write_review_queue
+from anka_assets.schemas import JudgedCotType
+from anka_assets.text.pii import find_pii
+from anka_assets.text.signals import detect_language, foreign_script_ratio, is_refusal, repetition_ratio
+
+
+class JudgeConfig(Config):
+    min_dogruluk: int = Field(default=4, description="Lowest accuracy score (1–5) that passes.")
+    min_kulturel_uygunluk: int = Field(default=4, description="Lowest cultural-fit score (1–5) that passes.")
+    reject_hallucination: bool = Field(default=True, description="Reject answers the judge flags as hallucinating.")
+    language: str = Field(default="tr", description="Required language (ISO 639-1) of reasoning and answer.")
+    min_reasoning_steps: int = Field(default=2, description="Fewest numbered reasoning steps.")
+    min_answer_chars: int = Field(default=20, description="Shortest acceptable final answer.")
+    max_answer_chars: int = Field(default=8000, description="Longest acceptable final answer.")
+    max_repetition_ratio: float = Field(default=0.3, description="Highest share of repeated word 3-grams.")
+    max_foreign_script_ratio: float = Field(default=0.02, description="Highest share of non-Latin letters.")
+    reject_personal_data: bool = Field(
+        default=False,
+        description="Reject answers containing personal data; off: keep them, sft_dataset redacts with placeholders.",
+    )
+    pass_rate_floor: float = Field(default=0.5, description="Pass rate under which the `pass_rate` check warns.")
+    temperature: float = Field(default=0.0, description="Judge sampling temperature.")
+    max_tokens: int = Field(default=512, description="Completion token limit per verdict.")
+    max_repairs: int = Field(default=2, description="Re-asks after a malformed verdict before it is a judge_error.")
+
+
+JUDGED_SCHEMA = {
+    "row_id": pl.Utf8, "seed_id": pl.Utf8, "domain": pl.Utf8, "sample_index": pl.Int64, "instruction": pl.Utf8,
+    "sensitivity": pl.Utf8, "origin": pl.Utf8, "reasoning_steps": pl.List(pl.Utf8), "answer": pl.Utf8,
+    "teacher_model": pl.Utf8, "teacher_status": pl.Utf8, "judge_model": pl.Utf8, "judge_template_version": pl.Utf8,
+    "judge_status": pl.Utf8, "judge_error": pl.Utf8, "dogruluk": pl.Int64, "kulturel_uygunluk": pl.Int64,
+    "halusinasyon": pl.Boolean, "halusinasyon_iddiasi": pl.Utf8, "gerekce": pl.Utf8, "judge_cached": pl.Boolean,
+    "judge_prompt_tokens": pl.Int64, "judge_completion_tokens": pl.Int64, "judge_cost": pl.Float64,
+    "language_reasoning": pl.Utf8, "language_answer": pl.Utf8, "pii_kinds": pl.List(pl.Utf8), "refusal": pl.Utf8,
+    "repetition_ratio": pl.Float64, "foreign_script_ratio": pl.Float64, "step_count": pl.Int64,
+    "answer_chars": pl.Int64, "expert_verdict": pl.Utf8, "expert_note": pl.Utf8, "reviewer": pl.Utf8,
+    "passed": pl.Boolean, "reject_reasons": pl.List(pl.Utf8),
+}
+
+
+def text_signals(steps: Sequence[str], answer: str | None) -> dict[str, Any]:
+    """Deterministic signals over one answer. Pure."""
+    reasoning = "\n".join(steps)
+    answer = answer or ""
+    both = f"{reasoning}\n{answer}"
+    return {
+        "language_reasoning": detect_language(reasoning) if reasoning else None,
+        "language_answer": detect_language(answer) if answer else None,
+        "pii_kinds": sorted({m.kind for m in find_pii(both)}),
+        "refusal": is_refusal(both),
+        "repetition_ratio": float(repetition_ratio(both)),
+        "foreign_script_ratio": float(foreign_script_ratio(both)),
+        "step_count": sum(1 for s in steps if s.strip()),
+        "answer_chars": len(answer),
+    }
+
+
+def decide(row: Mapping[str, Any], cfg: JudgeConfig, expert: ExpertVerdict | None) -> tuple[bool, list[str]]:
+    """(passed, reject_reasons) for one judged row. Pure.
+
+    An expert's verdict overrides the judge and the soft signals; nothing overrides a missing answer.
+    """
+    if row["teacher_status"] != "ok":
+        return False, [f"teacher_{row['teacher_status']}"]
+    if expert is not None:
+        return (True, []) if expert.verdict == "approve" else (False, ["expert_reject"])
+    reasons = []
+    if row["judge_status"] != "ok":
+        reasons.append(f"judge_{row['judge_status']}" if not row["judge_status"].startswith("judge_") else row["judge_status"])
+    else:
+        if row["dogruluk"] < cfg.min_dogruluk:
+            reasons.append("low_accuracy")
+        if row["kulturel_uygunluk"] < cfg.min_kulturel_uygunluk:
+            reasons.append("low_cultural_fit")
+        if cfg.reject_hallucination and row["halusinasyon"]:
+            reasons.append("hallucination")
+    for field in ("language_reasoning", "language_answer"):
+        # None means "too short to tell": length checks below catch empty answers.
+        if row[field] is not None and row[field] != cfg.language:
+            reasons.append(f"wrong_language_{field.removeprefix('language_')}")
+    if row["refusal"]:
+        reasons.append("refusal")
+    if row["step_count"] < cfg.min_reasoning_steps:
+        reasons.append("too_few_steps")
+    if row["answer_chars"] < cfg.min_answer_chars:
+        reasons.append("answer_too_short")
+    if row["answer_chars"] > cfg.max_answer_chars:
+        reasons.append("answer_too_long")
+    if row["repetition_ratio"] > cfg.max_repetition_ratio:
+        reasons.append("repetition")
+    if row["foreign_script_ratio"] > cfg.max_foreign_script_ratio:
+        reasons.append("foreign_script")
+    if cfg.reject_personal_data and row["pii_kinds"]:
+        reasons.append("personal_data")
+    return not reasons, reasons
+
+
+def judge_requests(ok_rows: pl.DataFrame, template: PromptTemplate, cfg: JudgeConfig) -> list[ModelRequest]:
+    return [
+        ModelRequest(
+            messages=template.messages(
+                domain_label=domain_label(r["domain"]), instruction=r["instruction"],
+                steps=list(r["reasoning_steps"]), answer=r["answer"],
+            ),
+            params={"temperature": cfg.temperature, "max_tokens": cfg.max_tokens, "seed": 0,
+                    "response_format": JUDGE_RESPONSE_FORMAT},
+            template_version=template.version,
+            seed_id=r["seed_id"],
+            sensitivity=r["sensitivity"],
+            sample_index=r["sample_index"],
+        )
+        for r in ok_rows.iter_rows(named=True)
+    ]
+
+
+def judge_fields(answer: Answer[JudgeVerdict] | None) -> dict[str, Any]:
+    if answer is None:
+        return {"judge_model": None, "judge_status": "skipped", "judge_error": None, "dogruluk": None,
+                "kulturel_uygunluk": None, "halusinasyon": None, "halusinasyon_iddiasi": None, "gerekce": None,
+                "judge_cached": False, "judge_prompt_tokens": 0, "judge_completion_tokens": 0, "judge_cost": 0.0}
+    v, r = answer.parsed, answer.result
+    status = {"ok": "ok", "parse_error": "judge_error"}.get(answer.status, answer.status)
+    made = [h for h in answer.history if not h.cached]
+    return {
+        "judge_model": r.model, "judge_status": status,
+        "judge_error": r.error if r.status != "ok" else answer.parse_error,
+        "dogruluk": v.dogruluk if v else None, "kulturel_uygunluk": v.kulturel_uygunluk if v else None,
+        "halusinasyon": v.halusinasyon if v else None, "halusinasyon_iddiasi": v.halusinasyon_iddiasi if v else None,
+        "gerekce": v.gerekce if v else None, "judge_cached": all(h.cached for h in answer.history),
+        "judge_prompt_tokens": sum(h.prompt_tokens for h in made),
+        "judge_completion_tokens": sum(h.completion_tokens for h in made),
+        "judge_cost": float(sum(h.cost for h in made)),
+    }
+
+
+def judged_rows(raw: pl.DataFrame, answers: Mapping[str, Answer[JudgeVerdict]], experts: Mapping[str, ExpertVerdict],
+                cfg: JudgeConfig, judge_template_version: str) -> pl.DataFrame:
+    rows = []
+    for r in raw.iter_rows(named=True):
+        steps = list(r["reasoning_steps"] or [])
+        expert = experts.get(r["row_id"])
+        row = {
+            "row_id": r["row_id"], "seed_id": r["seed_id"], "domain": r["domain"], "sample_index": r["sample_index"],
+            "instruction": r["instruction"], "sensitivity": r["sensitivity"], "origin": r["origin"],
+            "reasoning_steps": steps, "answer": r["answer"], "teacher_model": r["teacher_model"],
+            "teacher_status": r["status"], "judge_template_version": judge_template_version,
+            **judge_fields(answers.get(r["row_id"])),
+            **text_signals(steps, r["answer"]),
+            "expert_verdict": expert.verdict if expert else None,
+            "expert_note": expert.note if expert else None,
+            "reviewer": expert.reviewer if expert else None,
+        }
+        row["passed"], row["reject_reasons"] = decide(row, cfg, expert)
+        rows.append(row)
+    return pl.DataFrame(rows, schema=JUDGED_SCHEMA)
+
+
+def score_distribution(df: pl.DataFrame) -> str:
+    judged = df.filter(pl.col("judge_status") == "ok")
+    rows = []
+    for score in range(1, 6):
+        rows.append((score, int((judged["dogruluk"] == score).sum()), int((judged["kulturel_uygunluk"] == score).sum())))
+    return md_table(rows, ["score", "doğruluk", "kültürel uygunluk"])
+
+
+def build_judged_cot(partitions_def: PartitionsDefinition):
+    @asset(
+        name="judged_cot",
+        partitions_def=partitions_def,
+        backfill_policy=BackfillPolicy.single_run(),
+        pool="judge",
+        metadata={"partition_expr": "domain"},
+        dagster_type=JudgedCotType,
+        check_specs=[AssetCheckSpec("pass_rate", asset="judged_cot",
+                                    description="Share of passed rows is at least JudgeConfig.pass_rate_floor.")],
+        group_name="distillation",
+        kinds={"duckdb", "polars"},
+        description="Judge scores (doğruluk, kültürel uygunluk, halüsinasyon), deterministic signals (language, "
+        "personal data, refusal, repetition, length, steps, foreign script) and expert verdicts, with a pass "
+        "flag and reject reasons for every raw_cot row.",
+    )
+    def judged_cot(context: AssetExecutionContext, config: JudgeConfig, paths: RefineryPaths,
+                   judge: ModelEndpoint, raw_cot: pl.DataFrame):
+        template = load_prompt("judge")
+        gateway = judge.open_gateway(paths.warehouse, log=context.log)
+        frames, results, unmatched = [], [], {}
+        for domain in context.partition_keys:
+            raw = raw_cot.filter(pl.col("domain") == domain)
+            experts = load_reviews(Path(paths.reviews_dir) / f"{domain}.csv")
+            unmatched[domain] = sorted(set(experts) - set(raw["row_id"].to_list()))
+            ok_rows = raw.filter(pl.col("status") == "ok")
+            answers = ask_parsed(gateway, judge_requests(ok_rows, template, config), parse_judge, asset="judged_cot",
+                                 partition=domain, run_id=context.run_id, max_repairs=config.max_repairs)
+            results += all_results(answers)
+            frames.append(judged_rows(raw, dict(zip(ok_rows["row_id"].to_list(), answers)), experts, config,
+                                      template.version))
+        df = pl.concat(frames) if frames else pl.DataFrame(schema=JUDGED_SCHEMA)
+        pass_rate = float(df["passed"].mean()) if len(df) else 0.0
+        reasons = Counter(reason for rs in df["reject_reasons"].to_list() for reason in rs)
+        yield Output(df, metadata={
+            "dagster/row_count": len(df),
+            "passed": int(df["passed"].sum()),
+            "pass_rate": MetadataValue.float(round(pass_rate, 4)),
+            "judge_endpoint": gateway.settings.endpoint,
+            "judge_model": gateway.settings.model,
+            "template_version": template.version,
+            **status_metadata(df["judge_status"].to_list(), prefix="judge_status"),
+            "reject_reasons": MetadataValue.md(md_table(sorted(reasons.items()), ["reason", "rows"])),
+            **{f"rejected_{k}": v for k, v in sorted(reasons.items())},
+            "expert_verdicts": int(df["expert_verdict"].is_not_null().sum()),
+            "reviews_unmatched": MetadataValue.json({d: ids[:20] for d, ids in unmatched.items() if ids}),
+            "score_distribution": MetadataValue.md(score_distribution(df)),
+            **call_metrics(results),
+            "preview_passed": MetadataValue.md(md_preview(
+                df.filter(pl.col("passed")), ["row_id", "instruction", "answer", "dogruluk", "kulturel_uygunluk"], n=5, width=120)),
+            "preview_rejected": MetadataValue.md(md_preview(
+                df.filter(~pl.col("passed")), ["row_id", "reject_reasons", "judge_error", "answer"], n=10, width=120)),
+        })
+        yield AssetCheckResult(
+            check_name="pass_rate", passed=pass_rate >= config.pass_rate_floor, severity=AssetCheckSeverity.WARN,
+            metadata={"pass_rate": pass_rate, "floor": config.pass_rate_floor},
+        )
+
+    return judged_cot
+
+
+def build_review_queue(partitions_def: PartitionsDefinition):
+    @asset(
+        name="review_queue",
+        partitions_def=partitions_def,
+        deps=["judged_cot"],
+        group_name="distillation",
+        kinds={"csv"},
+        description="The judged answers of one domain as a CSV an expert opens in a spreadsheet "
+        "(`data/review_queue/<domain>.csv`); verdicts saved to `data/reviews/<domain>.csv` are applied "
+        "the next time judged_cot is materialized.",
+    )
+    def review_queue(context: AssetExecutionContext, paths: RefineryPaths) -> MaterializeResult:
+        import duckdb
+
+        from anka_assets.settings import SCHEMA
+
+        domain = context.partition_key
+        with duckdb.connect(paths.warehouse, read_only=True) as con:
+            judged = con.execute(f"select * from {SCHEMA}.judged_cot where domain = ?", [domain]).pl()
+        path = Path(paths.review_queue_dir) / f"{domain}.csv"
+        count = write_review_queue(judged, path)
+        return MaterializeResult(metadata={
+            "path": MetadataValue.path(str(path)), "rows": count,
+            "already_reviewed": int(judged["expert_verdict"].is_not_null().sum()),
+            "not_passed": int((~judged["passed"]).sum()),
+        })
+
+    return review_queue

@@ -1,0 +1,380 @@
+"""Backends: how a request body becomes a completion (network / GPU I/O). No policy lives here.
+
+* ``openai`` — any OpenAI-compatible server (``vllm serve``, llama.cpp, Ollama, TGI, a commercial API),
+  through distilabel's :class:`~distilabel.models.llms.OpenAILLM`. Distilabel's own retries are off
+  (``max_retries=0``): the gateway retries. We let ``OpenAILLM.load()`` build the client and then call
+  the ``AsyncOpenAI`` client it made (``_aclient``) rather than ``OpenAILLM.agenerate``, because
+  ``agenerate`` returns only texts and token counts: it drops ``finish_reason`` and the model name the
+  server reported, its ``@validate_call`` signature has no ``seed`` and types ``response_format`` as
+  ``Dict[str, str]`` (a ``json_schema`` response format does not validate), and its exceptions carry the
+  HTTP status and ``Retry-After`` only through the client's exception anyway.
+* ``simulator`` — the same code path against the built-in simulator over real HTTP; the gateway starts
+  an in-process :class:`~anka_assets.simulator.SimulatorServer` for the run unless ``base_url`` points
+  at one that already runs.
+* ``vllm`` — in-process ``vllm.LLM`` offline batching, loaded through distilabel's ``vLLM`` class
+  (imported lazily; needs the ``gpu`` extra and a CUDA GPU, else :class:`BackendUnavailable` at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import math
+from typing import Any, Mapping, Sequence
+
+from anka_assets.gateway.endpoint import EndpointSettings, env_prefix
+from anka_assets.gateway.retry import is_retryable_status, parse_retry_after
+from anka_assets.gateway.types import BackendUnavailable, CallError, Completion, scrub
+
+__all__ = [
+    "HttpBackend",
+    "OpenAIBackend",
+    "SimulatorBackend",
+    "VllmBackend",
+    "make_backend",
+    "check_vllm_available",
+    "vllm_sampling_kwargs",
+]
+
+_MAX_ERROR_CHARS = 600
+
+
+def _short(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"
+
+
+class HttpBackend:
+    """An OpenAI-compatible chat-completions endpoint reached over HTTP, one request per call."""
+
+    batch = False
+
+    def __init__(self, settings: EndpointSettings, log: logging.Logger) -> None:
+        self.settings = settings
+        self.log = log
+        self.base_url: str | None = settings.base_url
+        self._llm: Any = None
+        self._client: Any = None
+        self._create_params: frozenset[str] = frozenset()
+
+    @property
+    def endpoint(self) -> str:
+        return self.settings.endpoint
+
+    async def start(self) -> None:
+        from distilabel.models.llms import OpenAILLM  # heavy import, only when a call is to be made
+
+        assert self.base_url is not None
+        self._llm = OpenAILLM(
+            model=self.settings.model,
+            base_url=self.base_url,
+            # Never let the client fall back to OPENAI_API_KEY from the environment: a key meant for one
+            # provider must not travel to another endpoint. Local servers accept any placeholder.
+            api_key=self.settings.api_key or "EMPTY",
+            max_retries=0,
+            timeout=max(1, math.ceil(self.settings.timeout_s)),  # per-call float timeout below
+        )
+        self._llm.load()
+        self._client = self._llm._aclient
+        import inspect
+
+        self._create_params = frozenset(inspect.signature(self._client.chat.completions.create).parameters)
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await client.close()
+            except Exception:  # noqa: BLE001 - closing must not mask the run's outcome
+                pass
+        for sync_client in (getattr(self._llm, "_client", None),):
+            if sync_client is not None:
+                try:
+                    sync_client.close()
+                except Exception:  # noqa: BLE001
+                    pass
+        self._llm = None
+
+    def _split_body(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in body.items():
+            if key in self._create_params and key not in ("extra_body", "extra_headers", "extra_query", "timeout"):
+                kwargs[key] = value
+            elif key == "extra_body" and isinstance(value, Mapping):
+                extra.update(value)
+            else:
+                extra[key] = value  # vLLM's top_k, min_p, repetition_penalty, guided_json, ...
+        if extra:
+            kwargs["extra_body"] = extra
+        return kwargs
+
+    async def complete(self, body: Mapping[str, Any], timeout_s: float) -> Completion:
+        import openai
+
+        secrets = self.settings.secrets()
+        kwargs = self._split_body(body)
+        try:
+            async with asyncio.timeout(timeout_s):
+                response = await self._client.chat.completions.create(**kwargs, timeout=timeout_s)
+        except (TimeoutError, openai.APITimeoutError):
+            raise CallError(f"no answer within {timeout_s:g} s", kind="timeout", retryable=True) from None
+        except openai.APIStatusError as exc:
+            headers = exc.response.headers
+            retry_after = None
+            ms = headers.get("retry-after-ms")
+            if ms is not None:
+                try:
+                    retry_after = max(0.0, float(ms) / 1000.0)
+                except ValueError:
+                    retry_after = None
+            if retry_after is None:
+                retry_after = parse_retry_after(headers.get("retry-after"))
+            status = int(exc.status_code)
+            raise CallError(
+                scrub(_short(exc.message), secrets) or "",
+                status=status,
+                kind="http",
+                retryable=is_retryable_status(status),
+                retry_after_s=retry_after,
+            ) from None
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc.__context__
+            detail = f"{exc}: {type(cause).__name__}: {cause}" if cause is not None else str(exc)
+            raise CallError(scrub(_short(detail), secrets) or "", kind="connection", retryable=True) from None
+        except openai.APIError as exc:  # response did not parse / validate
+            raise CallError(scrub(_short(str(exc)), secrets) or "", kind="protocol", retryable=True) from None
+
+        choices = getattr(response, "choices", None) or []
+        if not choices:
+            raise CallError("response has no choices", kind="protocol", retryable=True)
+        choice = choices[0]
+        content = getattr(choice.message, "content", None) if choice.message is not None else None
+        if content is None:
+            refusal = getattr(choice.message, "refusal", None)
+            raise CallError(
+                f"response has no content (finish_reason={choice.finish_reason}"
+                + (", refusal" if refusal else "")
+                + ")",
+                kind="protocol",
+                retryable=False,
+            )
+        usage = getattr(response, "usage", None)
+        return Completion(
+            text=content,
+            finish_reason=choice.finish_reason,
+            model=getattr(response, "model", None),
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        )
+
+
+class OpenAIBackend(HttpBackend):
+    """``backend="openai"``: any OpenAI-compatible server."""
+
+
+class SimulatorBackend(HttpBackend):
+    """``backend="simulator"``: starts an in-process simulator for the run unless ``base_url`` is given."""
+
+    def __init__(self, settings: EndpointSettings, log: logging.Logger) -> None:
+        super().__init__(settings, log)
+        self._server: Any = None
+
+    @property
+    def endpoint(self) -> str:
+        return "simulator"
+
+    async def start(self) -> None:
+        if self.base_url is None:
+            from anka_assets.simulator import SimulatorServer
+
+            server = SimulatorServer(faults=self.settings.simulator_faults, port=0)
+            await asyncio.to_thread(server.start)
+            self._server = server
+            self.base_url = server.base_url
+            self.log.info("started the in-process ANKA simulator at %s (answers are simulated)", self.base_url)
+        await super().start()
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        server, self._server = self._server, None
+        if server is not None:
+            await asyncio.to_thread(server.stop)
+            self.base_url = self.settings.base_url
+
+
+# --------------------------------------------------------------------------------------------------
+# vLLM (in-process, offline batching)
+# --------------------------------------------------------------------------------------------------
+
+
+def _vllm_hint(role: str) -> str:
+    prefix = env_prefix(role)
+    return (
+        "install the GPU extra on a CUDA machine (pip install 'anka-refinery[gpu]'), or run "
+        f"`vllm serve <model>` and point {prefix}BASE_URL at it (http://HOST:8000/v1) with "
+        f"{prefix}BACKEND=openai and {prefix}LOCALITY=local"
+    )
+
+
+def check_vllm_available(role: str) -> None:
+    """Raise :class:`BackendUnavailable` unless ``vllm`` is importable and a CUDA GPU is visible."""
+    if importlib.util.find_spec("vllm") is None:
+        raise BackendUnavailable(f"backend 'vllm' needs the vllm package, which is not installed: {_vllm_hint(role)}")
+    try:
+        import torch
+    except Exception as exc:  # noqa: BLE001
+        raise BackendUnavailable(f"backend 'vllm' needs torch ({type(exc).__name__}): {_vllm_hint(role)}") from None
+    if not torch.cuda.is_available():
+        raise BackendUnavailable(f"backend 'vllm' needs a CUDA GPU and none is visible: {_vllm_hint(role)}")
+
+
+_VLLM_SAME_NAME = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "repetition_penalty",
+    "stop",
+    "stop_token_ids",
+    "ignore_eos",
+    "min_tokens",
+    "skip_special_tokens",
+)
+
+
+def vllm_sampling_kwargs(params: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, Any] | None, list[str]]:
+    """OpenAI-style params → (``SamplingParams`` kwargs, structured output spec, ignored keys). Pure.
+
+    The structured spec is ``("json", schema)`` for a ``json_schema`` response format or
+    ``("json_object", True)`` for ``json_object``.
+    """
+    kwargs: dict[str, Any] = {"n": 1}
+    structured: tuple[str, Any] | None = None
+    ignored: list[str] = []
+    for key, value in params.items():
+        if key in _VLLM_SAME_NAME:
+            if value is not None:
+                kwargs[key] = [value] if key == "stop" and isinstance(value, str) else value
+        elif key in ("max_tokens", "max_completion_tokens"):
+            if value is not None:
+                kwargs["max_tokens"] = int(value)
+        elif key == "response_format" and isinstance(value, Mapping):
+            rtype = value.get("type")
+            if rtype == "json_schema":
+                spec = value.get("json_schema") or {}
+                schema = spec.get("schema") if isinstance(spec, Mapping) else None
+                structured = ("json", dict(schema) if isinstance(schema, Mapping) else {"type": "object"})
+            elif rtype == "json_object":
+                structured = ("json_object", True)
+        else:
+            ignored.append(key)
+    return kwargs, structured, ignored
+
+
+class VllmBackend:
+    """``backend="vllm"``: one ``vllm.LLM`` in this process, loaded once per gateway and batched.
+
+    We load through distilabel's ``vLLM`` class (model, tokenizer and chat template) and then call its
+    ``vllm.LLM`` (``_model.generate``) with one ``SamplingParams`` per prompt, because ``vLLM.generate``
+    applies one set of sampling parameters to the whole batch and drops ``finish_reason``.
+    """
+
+    batch = True
+
+    def __init__(self, settings: EndpointSettings, log: logging.Logger) -> None:
+        check_vllm_available(settings.role)
+        self.settings = settings
+        self.log = log
+        self._llm: Any = None
+        self._warned: set[str] = set()
+
+    @property
+    def endpoint(self) -> str:
+        return "vllm-in-process"
+
+    async def start(self) -> None:
+        if self._llm is None:
+            await asyncio.to_thread(self._load)
+
+    def _load(self) -> None:
+        from distilabel.models.llms import vLLM
+
+        llm = vLLM(model=self.settings.model, disable_cuda_device_placement=True)
+        llm.load()
+        self._llm = llm
+
+    async def aclose(self) -> None:
+        """Keep the model loaded between runs (loading takes minutes); :meth:`unload` frees the GPU."""
+
+    def unload(self) -> None:
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            llm.unload()
+
+    def _sampling_params(self, params: Mapping[str, Any]) -> Any:
+        from vllm import SamplingParams
+
+        kwargs, structured, ignored = vllm_sampling_kwargs(params)
+        for key in ignored:
+            if key not in self._warned:
+                self._warned.add(key)
+                self.log.warning("vllm backend ignores request parameter %r", key)
+        if structured is not None:
+            kind, value = structured
+            spec = {"json": value} if kind == "json" else {"json_object": True}
+            try:  # vLLM >= 0.10.2
+                from vllm.sampling_params import StructuredOutputsParams
+
+                kwargs["structured_outputs"] = StructuredOutputsParams(**spec)
+            except ImportError:  # older vLLM
+                from vllm.sampling_params import GuidedDecodingParams
+
+                kwargs["guided_decoding"] = GuidedDecodingParams(**spec)
+        return SamplingParams(**kwargs)
+
+    def generate(self, bodies: Sequence[Mapping[str, Any]]) -> list[Completion | CallError]:
+        """Blocking: one ``vllm.LLM.generate`` over the whole batch. Runs in a worker thread."""
+        secrets = self.settings.secrets()
+        prompts: list[str] = []
+        sampling: list[Any] = []
+        out: list[Completion | CallError | None] = [None] * len(bodies)
+        index: list[int] = []
+        for i, body in enumerate(bodies):
+            params = {k: v for k, v in body.items() if k not in ("model", "messages")}
+            try:
+                prompts.append(self._llm.prepare_input([dict(m) for m in body["messages"]]))
+                sampling.append(self._sampling_params(params))
+                index.append(i)
+            except Exception as exc:  # noqa: BLE001 - one bad item is a failed row, not a crash
+                out[i] = CallError(scrub(_short(f"{type(exc).__name__}: {exc}"), secrets) or "", kind="internal")
+        if prompts:
+            try:
+                results = self._llm._model.generate(prompts, sampling_params=sampling, use_tqdm=False)
+            except Exception as exc:  # noqa: BLE001
+                err = CallError(scrub(_short(f"vllm generate failed: {type(exc).__name__}: {exc}"), secrets) or "", kind="internal")
+                for i in index:
+                    out[i] = err
+                return [o if o is not None else err for o in out]
+            for i, result in zip(index, results):
+                choice = result.outputs[0]
+                out[i] = Completion(
+                    text=choice.text,
+                    finish_reason=choice.finish_reason,
+                    model=self.settings.model,
+                    prompt_tokens=len(result.prompt_token_ids or ()),
+                    completion_tokens=len(choice.token_ids or ()),
+                )
+        return [o if o is not None else CallError("no output", kind="internal") for o in out]
+
+
+def make_backend(settings: EndpointSettings, log: logging.Logger) -> HttpBackend | VllmBackend:
+    if settings.backend == "vllm":
+        return VllmBackend(settings, log)
+    if settings.backend == "simulator":
+        return SimulatorBackend(settings, log)
+    return OpenAIBackend(settings, log)

@@ -1,0 +1,434 @@
+"""The model gateway: the one path by which any asset reaches a model.
+
+Order of work in one :meth:`ModelGateway.run` call:
+
+1. plan (pure): KVKK decision, cache key and payload hash for every request — before any I/O;
+2. open the warehouse (waiting out another process's lock), look the allowed requests up in the cache;
+3. append one audit row per request (blocked and cache hits complete, sends ``pending``);
+4. send the rest concurrently (bounded, retried), writing each response to the cache and completing its
+   audit row in one transaction as it arrives, so a crash loses nothing that arrived;
+5. close the backend and the warehouse, and keep the totals in :attr:`ModelGateway.last_stats`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import logging
+import os
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from anka_assets.gateway import store
+from anka_assets.gateway.backends import HttpBackend, VllmBackend, check_vllm_available, make_backend
+from anka_assets.gateway.endpoint import EndpointSettings
+from anka_assets.gateway.keys import cache_key, payload_sha256, request_body
+from anka_assets.gateway.kvkk import KvkkDecision, decide_kvkk
+from anka_assets.gateway.retry import backoff_delay
+from anka_assets.gateway.types import (
+    CallError,
+    Completion,
+    GatewayRunStats,
+    ModelRequest,
+    ModelResult,
+    percentile,
+    scrub,
+)
+
+__all__ = ["ModelGateway", "PlannedRequest", "plan_requests"]
+
+_LOG = logging.getLogger("anka_assets.gateway")
+
+
+@dataclass
+class PlannedRequest:
+    """A request after the pure planning step."""
+
+    index: int
+    request: ModelRequest
+    key: str
+    payload_sha256: str
+    sensitivity: str
+    kvkk: KvkkDecision
+    audit_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def plan_requests(settings: EndpointSettings, requests: Sequence[ModelRequest]) -> list[PlannedRequest]:
+    """KVKK decision and hashes for each request. Pure apart from the random audit ids."""
+    planned = []
+    for i, request in enumerate(requests):
+        if not isinstance(request, ModelRequest):
+            raise TypeError(f"requests[{i}] is {type(request).__name__}, not ModelRequest")
+        planned.append(
+            PlannedRequest(
+                index=i,
+                request=request,
+                key=cache_key(settings.model, request),
+                payload_sha256=payload_sha256(settings.model, request),
+                sensitivity=request.normalised_sensitivity,
+                kvkk=decide_kvkk(settings.locality, request.sensitivity, request.messages),
+            )
+        )
+    return planned
+
+
+class _Warehouse:
+    """The DuckDB connection of one run, used from a single worker thread so the event loop never blocks."""
+
+    def __init__(self, path: Path, log: logging.Logger) -> None:
+        self.path = path
+        self.log = log
+        self.con: Any = None
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="anka-gateway-db")
+
+    async def _submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    async def open(self) -> None:
+        self.con = await self._submit(store.open_warehouse, self.path, log=self.log)
+        await self.call(store.ensure_tables)
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await self._submit(fn, self.con, *args, **kwargs)
+
+    def close(self) -> None:
+        """Blocking on purpose: queued writes finish and the file is released before ``run`` returns."""
+        con, self.con = self.con, None
+        if con is not None:
+            self._executor.submit(con.close).result()
+        self._executor.shutdown(wait=True)
+
+
+class ModelGateway:
+    """Caches, counts, retries, audits and enforces KVKK for every model call of an asset.
+
+    ``run`` is synchronous (it runs :meth:`arun` in an event loop of its own); ``arun`` is the coroutine.
+    The warehouse file is opened for the duration of one call only.
+    """
+
+    def __init__(
+        self, settings: EndpointSettings, db_path: str | os.PathLike, *, log: logging.Logger | None = None
+    ) -> None:
+        self.settings = settings
+        self.db_path = Path(db_path)
+        self.log = log or _LOG
+        self.last_stats = GatewayRunStats()
+        self._rng = random.Random()
+        self._vllm: VllmBackend | None = None
+        if settings.backend == "vllm":
+            check_vllm_available(settings.role)  # BackendUnavailable at once, not after planning
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return f"ModelGateway(role={s.role!r}, backend={s.backend!r}, model={s.model!r}, endpoint={s.endpoint!r}, locality={s.locality!r})"
+
+    # -- public ------------------------------------------------------------------------------------------
+
+    def run(
+        self,
+        requests: Sequence[ModelRequest],
+        *,
+        asset: str,
+        partition: str | None,
+        run_id: str | None = None,
+    ) -> list[ModelResult]:
+        """Results in the order of ``requests``; one per request, never ``None``."""
+        coro = self.arun(requests, asset=asset, partition=partition, run_id=run_id)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coro)
+        # Called from inside a running loop (a notebook, an async op): use a loop in another thread.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, coro).result()
+
+    async def arun(
+        self,
+        requests: Sequence[ModelRequest],
+        *,
+        asset: str,
+        partition: str | None,
+        run_id: str | None = None,
+    ) -> list[ModelResult]:
+        t0 = time.perf_counter()
+        settings = self.settings
+        planned = plan_requests(settings, list(requests))
+        stats = GatewayRunStats(requests=len(planned))
+        results: list[ModelResult | None] = [None] * len(planned)
+        if not planned:
+            self.last_stats = stats
+            return []
+
+        warehouse = _Warehouse(self.db_path, self.log)
+        try:
+            await warehouse.open()
+            allowed_keys = [p.key for p in planned if p.kvkk.allowed]
+            cached = await warehouse.call(store.lookup_cache, allowed_keys)
+
+            audit_rows: list[store.AuditRow] = []
+            leaders: dict[str, PlannedRequest] = {}
+            followers: dict[str, list[PlannedRequest]] = {}
+            now = store.utcnow()
+
+            def audit(p: PlannedRequest, decision: str, reason: str, status: str, **outcome: Any) -> None:
+                audit_rows.append(
+                    store.AuditRow(
+                        audit_id=p.audit_id,
+                        ts=now,
+                        run_id=run_id,
+                        asset=asset,
+                        partition=partition,
+                        seed_id=p.request.seed_id,
+                        role=settings.role,
+                        endpoint=settings.endpoint,
+                        model=settings.model,
+                        backend=settings.backend,
+                        locality=str(settings.locality),
+                        sensitivity=p.sensitivity,
+                        decision=decision,
+                        reason=reason,
+                        payload_sha256=p.payload_sha256,
+                        cache_key=p.key,
+                        status=status,
+                        **outcome,
+                    )
+                )
+
+            for p in planned:
+                if not p.kvkk.allowed:
+                    stats.blocked += 1
+                    results[p.index] = ModelResult(
+                        key=p.key, status="blocked_kvkk", text=None, finish_reason=None, model=None,
+                        prompt_tokens=0, completion_tokens=0, latency_s=0.0, cost=0.0, cached=False,
+                        attempts=0, error=p.kvkk.reason,
+                    )
+                    audit(p, "blocked", p.kvkk.reason, "blocked_kvkk", completed_at=now)
+                elif p.key in cached:
+                    stats.cache_hits += 1
+                    hit = cached[p.key]
+                    results[p.index] = ModelResult(
+                        key=p.key, status="ok", text=hit.text, finish_reason=hit.finish_reason, model=hit.model,
+                        prompt_tokens=hit.prompt_tokens, completion_tokens=hit.completion_tokens,
+                        latency_s=hit.latency_s, cost=hit.cost, cached=True, attempts=0, error=None,
+                    )
+                    audit(p, "cache_hit", f"{p.kvkk.reason}; response found in cache", "ok", completed_at=now)
+                elif p.key in leaders:
+                    stats.cache_hits += 1
+                    followers.setdefault(p.key, []).append(p)
+                    audit(p, "cache_hit", f"{p.kvkk.reason}; same call as an earlier request of this run", "pending")
+                else:
+                    leaders[p.key] = p
+                    audit(p, "sent", p.kvkk.reason, "pending")
+            await warehouse.call(store.insert_audit_rows, audit_rows)
+            del audit_rows
+
+            if leaders:
+                await self._send_all(list(leaders.values()), followers, results, stats, warehouse)
+        finally:
+            await asyncio.shield(asyncio.to_thread(warehouse.close))
+
+        stats.failed = sum(1 for r in results if r is not None and r.status == "failed")
+        stats.wall_s = time.perf_counter() - t0
+        self.last_stats = stats
+        self._log_summary(stats, asset, partition, results)
+        missing = [i for i, r in enumerate(results) if r is None]
+        if missing:  # pragma: no cover - a bug, never a silent null
+            raise RuntimeError(f"gateway produced no result for requests {missing[:10]}")
+        return results  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Free an in-process model (vLLM) kept loaded between runs. HTTP backends hold nothing."""
+        if self._vllm is not None:
+            self._vllm.unload()
+            self._vllm = None
+
+    def __enter__(self) -> "ModelGateway":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- sending -----------------------------------------------------------------------------------------
+
+    def _backend(self) -> HttpBackend | VllmBackend:
+        if self.settings.backend == "vllm":
+            if self._vllm is None:
+                self._vllm = VllmBackend(self.settings, self.log)
+            return self._vllm
+        return make_backend(self.settings, self.log)
+
+    async def _send_all(
+        self,
+        leaders: list[PlannedRequest],
+        followers: dict[str, list[PlannedRequest]],
+        results: list[ModelResult | None],
+        stats: GatewayRunStats,
+        warehouse: _Warehouse,
+    ) -> None:
+        settings = self.settings
+        backend = self._backend()
+        latencies: list[float] = []
+        secrets = settings.secrets()
+
+        async def finish(p: PlannedRequest, completion: Completion | None, error: CallError | None, attempts: int, latency: float) -> None:
+            completed = store.utcnow()
+            stats.sent += 1
+            stats.retries += max(0, attempts - 1)
+            latencies.append(latency)
+            cache_row = None
+            if completion is not None:
+                cost = settings.cost(completion.prompt_tokens, completion.completion_tokens)
+                stats.prompt_tokens += completion.prompt_tokens
+                stats.completion_tokens += completion.completion_tokens
+                stats.cost += cost
+                result = ModelResult(
+                    key=p.key, status="ok", text=completion.text, finish_reason=completion.finish_reason,
+                    model=completion.model, prompt_tokens=completion.prompt_tokens,
+                    completion_tokens=completion.completion_tokens, latency_s=latency, cost=cost,
+                    cached=False, attempts=attempts, error=None,
+                )
+                cache_row = store.CachedResponse(
+                    p.key, completion.text, completion.finish_reason, completion.model,
+                    completion.prompt_tokens, completion.completion_tokens, latency, cost,
+                )
+            else:
+                assert error is not None
+                plural = "attempt" if attempts == 1 else "attempts"
+                message = scrub(f"{error.describe()} after {attempts} {plural}: {error.message}", secrets)
+                result = ModelResult(
+                    key=p.key, status="failed", text=None, finish_reason=None, model=None,
+                    prompt_tokens=0, completion_tokens=0, latency_s=latency, cost=0.0,
+                    cached=False, attempts=attempts, error=message,
+                )
+            results[p.index] = result
+            updates = [
+                (p.audit_id, {
+                    "status": result.status, "attempts": attempts, "prompt_tokens": result.prompt_tokens,
+                    "completion_tokens": result.completion_tokens, "latency_s": latency, "cost": result.cost,
+                    "error": result.error, "completed_at": completed,
+                })
+            ]
+            for f in followers.get(p.key, ()):
+                results[f.index] = ModelResult(
+                    key=f.key, status=result.status, text=result.text, finish_reason=result.finish_reason,
+                    model=result.model, prompt_tokens=result.prompt_tokens,
+                    completion_tokens=result.completion_tokens, latency_s=result.latency_s, cost=result.cost,
+                    cached=result.status == "ok", attempts=0, error=result.error,
+                )
+                updates.append((f.audit_id, {"status": result.status, "attempts": 0, "prompt_tokens": 0,
+                                             "completion_tokens": 0, "latency_s": 0.0, "cost": 0.0,
+                                             "error": result.error, "completed_at": completed}))
+            await warehouse.call(store.record_outcome, updates, cache=cache_row, created_at=completed)
+
+        try:
+            await backend.start()
+        except Exception as exc:
+            message = scrub(f"backend {settings.backend!r} did not start: {type(exc).__name__}: {exc}", secrets)
+            completed = store.utcnow()
+            updates = [
+                (p.audit_id, {"status": "failed", "attempts": 0, "prompt_tokens": 0, "completion_tokens": 0,
+                              "latency_s": 0.0, "cost": 0.0, "error": message, "completed_at": completed})
+                for p in leaders + [f for fs in followers.values() for f in fs]
+            ]
+            await warehouse.call(store.record_outcome, updates)
+            self.log.error("%s", message)
+            raise
+        try:
+            if isinstance(backend, VllmBackend):
+                await self._send_batches(backend, leaders, finish)
+            else:
+                await self._send_concurrently(backend, leaders, finish)
+        finally:
+            await asyncio.shield(backend.aclose())
+            stats.latency_p50_s = percentile(latencies, 50)
+            stats.latency_p95_s = percentile(latencies, 95)
+
+    async def _send_concurrently(self, backend: HttpBackend, leaders: list[PlannedRequest], finish: Callable) -> None:
+        settings = self.settings
+        semaphore = asyncio.Semaphore(settings.max_concurrency)
+        log = self.log
+
+        async def one(p: PlannedRequest) -> None:
+            body = request_body(settings.model, p.request)
+            attempts = 0
+            completion: Completion | None = None
+            error: CallError | None = None
+            async with semaphore:
+                start = time.perf_counter()
+                while True:
+                    attempts += 1
+                    try:
+                        completion = await backend.complete(body, settings.timeout_s)
+                        error = None
+                        break
+                    except CallError as exc:
+                        error = exc
+                    except Exception as exc:  # noqa: BLE001 - a bug in one item must not sink the batch
+                        error = CallError(
+                            scrub(f"{type(exc).__name__}: {exc}", settings.secrets()) or "", kind="internal"
+                        )
+                        break
+                    if not error.retryable or attempts > settings.max_retries:
+                        break
+                    delay = backoff_delay(
+                        attempts,
+                        base_s=settings.backoff_base_s,
+                        max_s=settings.backoff_max_s,
+                        retry_after_s=error.retry_after_s,
+                        rng=self._rng,
+                    )
+                    log.debug("retry %d of request %d after %s; waiting %.2f s", attempts, p.index, error.describe(), delay)
+                    await asyncio.sleep(delay)
+                latency = time.perf_counter() - start
+            await finish(p, completion, error, attempts, latency)
+
+        tasks = [asyncio.ensure_future(one(p)) for p in leaders]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            # Only infrastructure failures get here (the warehouse went away, the run was cancelled):
+            # stop the other calls before the client and the connection are closed under them.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    async def _send_batches(self, backend: VllmBackend, leaders: list[PlannedRequest], finish: Callable) -> None:
+        """Offline batching: chunks of ``max_concurrency`` prompts, each chunk written as it completes."""
+        size = max(1, self.settings.max_concurrency)
+        for start in range(0, len(leaders), size):
+            chunk = leaders[start : start + size]
+            bodies = [request_body(self.settings.model, p.request) for p in chunk]
+            t = time.perf_counter()
+            outputs = await asyncio.to_thread(backend.generate, bodies)
+            latency = time.perf_counter() - t
+            for p, out in zip(chunk, outputs):
+                if isinstance(out, Completion):
+                    await finish(p, out, None, 1, latency)
+                else:
+                    await finish(p, None, out, 1, latency)
+
+    # -- reporting ---------------------------------------------------------------------------------------
+
+    def _log_summary(self, stats: GatewayRunStats, asset: str, partition: str | None, results: list[ModelResult | None]) -> None:
+        s = self.settings
+        simulated = " (SIMULATED answers)" if s.is_simulated else ""
+        self.log.info(
+            "model gateway %s@%s [%s, %s] asset=%s partition=%s: %d requests, %d sent, %d cache hits, "
+            "%d blocked (KVKK), %d failed, %d retries, %d+%d tokens, cost %.4f, p50 %.2f s, p95 %.2f s, "
+            "wall %.1f s%s",
+            s.role, s.endpoint, s.model, s.locality, asset, partition, stats.requests, stats.sent,
+            stats.cache_hits, stats.blocked, stats.failed, stats.retries, stats.prompt_tokens,
+            stats.completion_tokens, stats.cost, stats.latency_p50_s, stats.latency_p95_s, stats.wall_s, simulated,
+        )
+        failures = [r for r in results if r is not None and r.status == "failed"]
+        for r in failures[:5]:
+            self.log.warning("model call failed (cache key %s…): %s", r.key[:12], r.error)
+        if len(failures) > 5:
+            self.log.warning("… and %d more failed model calls", len(failures) - 5)

@@ -1,0 +1,250 @@
+"""Endpoint settings: which model, where, how local, how fast, how expensive. Pure (reads a mapping)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anka_assets.simulator import FaultConfig
+
+__all__ = [
+    "BACKENDS",
+    "LOCALITIES",
+    "SIMULATOR_MODEL",
+    "OPENAI_DEFAULT_BASE_URL",
+    "EndpointSettings",
+    "env_prefix",
+    "endpoint_label",
+]
+
+BACKENDS = ("openai", "vllm", "simulator")
+LOCALITIES = ("local", "commercial")
+SIMULATOR_MODEL = "anka-simulator"
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+_ROLE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def env_prefix(role: str) -> str:
+    """``teacher`` → ``ANKA_TEACHER_``."""
+    if not _ROLE.match(role or ""):
+        raise ValueError(f"role must be an identifier (letters, digits, _), got {role!r}")
+    return f"ANKA_{role.upper()}_"
+
+
+def default_locality(backend: str) -> str:
+    """Fail closed: anything reached over the network is commercial unless declared local.
+
+    The simulator runs on 127.0.0.1 and in-process vLLM runs on this machine, so both are local.
+    """
+    return "local" if backend in ("simulator", "vllm") else "commercial"
+
+
+def endpoint_label(backend: str, base_url: str | None) -> str:
+    """What the audit calls the endpoint: ``scheme://host:port`` with userinfo, path and query stripped.
+
+    The simulator is ``simulator`` and in-process vLLM is ``vllm-in-process``.
+    """
+    if backend == "simulator":
+        return "simulator"
+    if backend == "vllm":
+        return "vllm-in-process"
+    if not base_url:
+        return backend
+    try:
+        parts = urlsplit(base_url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "invalid-url"
+    scheme = parts.scheme or "http"
+    if port is None:
+        port = 443 if scheme == "https" else 80
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+def url_secrets(base_url: str | None) -> tuple[str, ...]:
+    """Credentials embedded in a URL (``http://user:pass@host``): scrubbed from errors like the API key."""
+    if not base_url:
+        return ()
+    try:
+        parts = urlsplit(base_url)
+    except ValueError:
+        return ()
+    return tuple(s for s in (parts.password,) if s)
+
+
+def _allowed(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    v = value.strip().lower()
+    if v not in allowed:
+        raise ValueError(f"{name}={value!r} is not valid; allowed values: {', '.join(allowed)}")
+    return v
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """How to reach one model endpoint. Build it with :meth:`from_env` or directly.
+
+    ``locality`` left as ``None`` resolves from the backend: ``commercial`` for ``openai`` (fail closed),
+    ``local`` for the simulator and in-process vLLM. ``api_key`` is never shown by ``repr``.
+    """
+
+    role: str
+    backend: str
+    model: str
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    locality: str | None = None
+    max_concurrency: int = 16
+    timeout_s: float = 120.0
+    max_retries: int = 5
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    price_input_per_mtok: float = 0.0
+    price_output_per_mtok: float = 0.0
+    simulator_faults: "FaultConfig | None" = None
+
+    def __post_init__(self) -> None:
+        env_prefix(self.role)
+        backend = _allowed("backend", self.backend, BACKENDS)
+        object.__setattr__(self, "backend", backend)
+        locality = default_locality(backend) if self.locality in (None, "") else self.locality
+        object.__setattr__(self, "locality", _allowed("locality", locality, LOCALITIES))
+        if not self.model or not str(self.model).strip():
+            raise ValueError("model must be a non-empty model name")
+        if self.base_url is not None and self.base_url.strip() == "":
+            object.__setattr__(self, "base_url", None)
+        if self.base_url is not None:
+            parts = urlsplit(self.base_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    f"base_url must be an http(s) URL such as http://127.0.0.1:8000/v1, "
+                    f"got {endpoint_label(backend, self.base_url)!r}"
+                )
+        if self.simulator_faults is not None and backend != "simulator":
+            raise ValueError("simulator_faults is only meaningful for the simulator backend")
+        checks = [
+            ("max_concurrency", self.max_concurrency >= 1, ">= 1"),
+            ("timeout_s", self.timeout_s > 0, "> 0"),
+            ("max_retries", self.max_retries >= 0, ">= 0"),
+            ("backoff_base_s", self.backoff_base_s >= 0, ">= 0"),
+            ("backoff_max_s", self.backoff_max_s >= 0, ">= 0"),
+            ("price_input_per_mtok", self.price_input_per_mtok >= 0, ">= 0"),
+            ("price_output_per_mtok", self.price_output_per_mtok >= 0, ">= 0"),
+        ]
+        for name, ok, rule in checks:
+            if not ok:
+                raise ValueError(f"{name}={getattr(self, name)!r} is not valid; it must be {rule}")
+
+    # -- derived -------------------------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        """The audit's name for this endpoint (no credentials, no path, no query)."""
+        return endpoint_label(self.backend, self.base_url)
+
+    @property
+    def is_simulated(self) -> bool:
+        return self.backend == "simulator"
+
+    def secrets(self) -> tuple[str, ...]:
+        """Strings that must never appear in an error, a log line or a table."""
+        return tuple(s for s in (self.api_key, *url_secrets(self.base_url)) if s)
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (
+            prompt_tokens * self.price_input_per_mtok + completion_tokens * self.price_output_per_mtok
+        ) / 1e6
+
+    def describe(self) -> dict[str, Any]:
+        """Settings safe to log or show as metadata (no key, no URL credentials)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("api_key", "base_url")}
+        out["endpoint"] = self.endpoint
+        out["api_key_set"] = bool(self.api_key)
+        out["simulator_faults"] = repr(self.simulator_faults) if self.simulator_faults is not None else None
+        return out
+
+    # -- environment ---------------------------------------------------------------------------------
+
+    @classmethod
+    def from_env(cls, role: str, environ: Mapping[str, str] | None = None) -> "EndpointSettings":
+        """Read ``ANKA_<ROLE>_*``. Nothing set gives the local simulator (model ``anka-simulator``).
+
+        Variables: ``BASE_URL``, ``MODEL``, ``API_KEY``, ``LOCALITY``, ``MAX_CONCURRENCY``, ``TIMEOUT_S``,
+        ``MAX_RETRIES``, ``PRICE_INPUT_PER_MTOK``, ``PRICE_OUTPUT_PER_MTOK``, ``BACKEND`` (default
+        ``openai`` when ``BASE_URL`` is set, else ``simulator``).
+        """
+        env = os.environ if environ is None else environ
+        prefix = env_prefix(role)
+
+        def get(name: str) -> str | None:
+            value = env.get(prefix + name)
+            if value is None or value.strip() == "":
+                return None
+            return value.strip()
+
+        def number(name: str, kind: type, rule: str, ok) -> Any:
+            raw = get(name)
+            if raw is None:
+                return None
+            try:
+                value = kind(raw)
+            except ValueError:
+                value = None
+            if value is None or not ok(value):
+                raise ValueError(
+                    f"{prefix}{name}={raw!r} is not valid; allowed values: {rule}"
+                ) from None
+            return value
+
+        base_url = get("BASE_URL")
+        if base_url is not None:
+            parts = urlsplit(base_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    f"{prefix}BASE_URL is not valid; allowed values: an http(s) URL such as "
+                    "http://127.0.0.1:8000/v1"
+                )
+        backend_raw = get("BACKEND")
+        if backend_raw is None:
+            backend = "openai" if base_url else "simulator"
+        else:
+            backend = _allowed(prefix + "BACKEND", backend_raw, BACKENDS)
+        locality_raw = get("LOCALITY")
+        locality = _allowed(prefix + "LOCALITY", locality_raw, LOCALITIES) if locality_raw else None
+        model = get("MODEL")
+        if model is None:
+            if backend == "simulator":
+                model = SIMULATOR_MODEL
+            else:
+                raise ValueError(f"{prefix}MODEL must be set for backend {backend!r} (a model name)")
+        if backend == "openai" and base_url is None:
+            base_url = OPENAI_DEFAULT_BASE_URL
+
+        kwargs: dict[str, Any] = {}
+        for key, name, kind, rule, ok in (
+            ("max_concurrency", "MAX_CONCURRENCY", int, "an integer >= 1", lambda v: v >= 1),
+            ("timeout_s", "TIMEOUT_S", float, "a number of seconds > 0", lambda v: v > 0),
+            ("max_retries", "MAX_RETRIES", int, "an integer >= 0", lambda v: v >= 0),
+            ("price_input_per_mtok", "PRICE_INPUT_PER_MTOK", float, "a number >= 0", lambda v: v >= 0),
+            ("price_output_per_mtok", "PRICE_OUTPUT_PER_MTOK", float, "a number >= 0", lambda v: v >= 0),
+        ):
+            value = number(name, kind, rule, lambda v, ok=ok: v == v and v not in (float("inf"),) and ok(v))
+            if value is not None:
+                kwargs[key] = value
+
+        return cls(
+            role=role,
+            backend=backend,
+            model=model,
+            base_url=base_url,
+            api_key=get("API_KEY"),
+            locality=locality,
+            **kwargs,
+        )

@@ -1,0 +1,255 @@
+"""DuckDB side of the gateway: the response cache and the audit log (I/O).
+
+One warehouse file is shared with Dagster's DuckDB IO manager and with other processes, so the gateway
+holds a connection only for the duration of one ``run`` call, retries opening while another process holds
+the file lock, and writes in autocommit-sized transactions: one per response, as it arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import duckdb
+
+from anka_assets.settings import SCHEMA
+
+__all__ = [
+    "CACHE_TABLE",
+    "AUDIT_TABLE",
+    "AUDIT_COLUMNS",
+    "CachedResponse",
+    "AuditRow",
+    "utcnow",
+    "open_warehouse",
+    "ensure_tables",
+    "lookup_cache",
+    "insert_audit_rows",
+    "record_outcome",
+]
+
+CACHE_TABLE = f"{SCHEMA}.model_cache"
+AUDIT_TABLE = f"{SCHEMA}.model_audit"
+
+_DDL = [
+    f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
+    f"""CREATE TABLE IF NOT EXISTS {CACHE_TABLE} (
+        "key" VARCHAR PRIMARY KEY,
+        "text" VARCHAR,
+        finish_reason VARCHAR,
+        model VARCHAR,
+        prompt_tokens BIGINT,
+        completion_tokens BIGINT,
+        latency_s DOUBLE,
+        cost DOUBLE,
+        created_at TIMESTAMP
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS {AUDIT_TABLE} (
+        audit_id VARCHAR PRIMARY KEY,
+        ts TIMESTAMP,
+        run_id VARCHAR,
+        asset VARCHAR,
+        "partition" VARCHAR,
+        seed_id VARCHAR,
+        "role" VARCHAR,
+        endpoint VARCHAR,
+        model VARCHAR,
+        backend VARCHAR,
+        locality VARCHAR,
+        sensitivity VARCHAR,
+        decision VARCHAR,
+        reason VARCHAR,
+        payload_sha256 VARCHAR,
+        cache_key VARCHAR,
+        status VARCHAR,
+        attempts INTEGER,
+        prompt_tokens BIGINT,
+        completion_tokens BIGINT,
+        latency_s DOUBLE,
+        cost DOUBLE,
+        error VARCHAR,
+        completed_at TIMESTAMP
+    )""",
+]
+
+#: Audit columns in table order, with the DuckDB type used to bulk-insert them.
+AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("audit_id", "VARCHAR"),
+    ("ts", "TIMESTAMP"),
+    ("run_id", "VARCHAR"),
+    ("asset", "VARCHAR"),
+    ("partition", "VARCHAR"),
+    ("seed_id", "VARCHAR"),
+    ("role", "VARCHAR"),
+    ("endpoint", "VARCHAR"),
+    ("model", "VARCHAR"),
+    ("backend", "VARCHAR"),
+    ("locality", "VARCHAR"),
+    ("sensitivity", "VARCHAR"),
+    ("decision", "VARCHAR"),
+    ("reason", "VARCHAR"),
+    ("payload_sha256", "VARCHAR"),
+    ("cache_key", "VARCHAR"),
+    ("status", "VARCHAR"),
+    ("attempts", "INTEGER"),
+    ("prompt_tokens", "BIGINT"),
+    ("completion_tokens", "BIGINT"),
+    ("latency_s", "DOUBLE"),
+    ("cost", "DOUBLE"),
+    ("error", "VARCHAR"),
+    ("completed_at", "TIMESTAMP"),
+)
+
+
+def utcnow() -> datetime:
+    """Naive UTC timestamp (DuckDB TIMESTAMP columns hold UTC)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    key: str
+    text: str
+    finish_reason: str | None
+    model: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    cost: float
+
+
+@dataclass
+class AuditRow:
+    audit_id: str
+    ts: datetime
+    run_id: str | None
+    asset: str
+    partition: str | None
+    seed_id: str | None
+    role: str
+    endpoint: str
+    model: str
+    backend: str
+    locality: str
+    sensitivity: str
+    decision: str  # sent | cache_hit | blocked
+    reason: str
+    payload_sha256: str
+    cache_key: str
+    status: str  # pending | ok | blocked_kvkk | failed
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    cost: float = 0.0
+    error: str | None = None
+    completed_at: datetime | None = None
+
+    def values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name, _ in AUDIT_COLUMNS)
+
+
+def _is_lock_conflict(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflict" in text or "could not set lock" in text or "held" in text)
+
+
+def open_warehouse(
+    db_path: str | os.PathLike, *, timeout_s: float = 60.0, log: logging.Logger | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Connect, waiting (with backoff) while another process holds the file's write lock."""
+    path = Path(db_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    warned = False
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            if not _is_lock_conflict(exc) or time.monotonic() + delay > deadline:
+                raise
+            if log is not None and not warned:
+                log.info("warehouse %s is locked by another process; waiting up to %.0f s", path, timeout_s)
+                warned = True
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for ddl in _DDL:
+        con.execute(ddl)
+
+
+def lookup_cache(con: duckdb.DuckDBPyConnection, keys: Iterable[str]) -> dict[str, CachedResponse]:
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = con.execute(
+        f"""SELECT "key", "text", finish_reason, model, prompt_tokens, completion_tokens, latency_s, cost
+            FROM {CACHE_TABLE} WHERE "key" IN (SELECT unnest($1::VARCHAR[]))""",
+        [wanted],
+    ).fetchall()
+    return {
+        r[0]: CachedResponse(r[0], r[1], r[2], r[3], int(r[4] or 0), int(r[5] or 0), float(r[6] or 0.0), float(r[7] or 0.0))
+        for r in rows
+    }
+
+
+def insert_audit_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[AuditRow]) -> None:
+    """Append many audit rows in one statement (column-wise, via unnest: fast for thousands)."""
+    if not rows:
+        return
+    columns = list(zip(*(row.values() for row in rows)))
+    select = ", ".join(f"unnest(${i + 1}::{typ}[])" for i, (_, typ) in enumerate(AUDIT_COLUMNS))
+    names = ", ".join(f'"{name}"' for name, _ in AUDIT_COLUMNS)
+    con.execute(f"INSERT INTO {AUDIT_TABLE} ({names}) SELECT {select}", [list(c) for c in columns])
+
+
+_OUTCOME_COLUMNS = ("status", "attempts", "prompt_tokens", "completion_tokens", "latency_s", "cost", "error", "completed_at")
+
+
+def record_outcome(
+    con: duckdb.DuckDBPyConnection,
+    updates: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    cache: CachedResponse | None = None,
+    created_at: datetime | None = None,
+) -> None:
+    """One transaction per response: the cache row (ok responses only) and the audit rows' outcomes.
+
+    ``updates`` pairs an audit_id with its outcome columns (status, attempts, tokens, latency, cost,
+    error, completed_at).
+    """
+    sets = ", ".join(f'"{c}" = ?' for c in _OUTCOME_COLUMNS)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if cache is not None:
+            con.execute(
+                f"""INSERT INTO {CACHE_TABLE} ("key", "text", finish_reason, model, prompt_tokens,
+                        completion_tokens, latency_s, cost, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                [
+                    cache.key,
+                    cache.text,
+                    cache.finish_reason,
+                    cache.model,
+                    cache.prompt_tokens,
+                    cache.completion_tokens,
+                    cache.latency_s,
+                    cache.cost,
+                    created_at or utcnow(),
+                ],
+            )
+        for audit_id, outcome in updates:
+            values = [outcome.get(c) for c in _OUTCOME_COLUMNS]
+            con.execute(f"UPDATE {AUDIT_TABLE} SET {sets} WHERE audit_id = ?", [*values, audit_id])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

@@ -1,0 +1,187 @@
+"""Value types of the model gateway: requests, results, run statistics, errors. Pure."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping, Sequence
+
+__all__ = [
+    "SENSITIVITIES",
+    "normalise_sensitivity",
+    "ModelRequest",
+    "ModelResult",
+    "GatewayRunStats",
+    "BackendUnavailable",
+    "Completion",
+    "CallError",
+    "scrub",
+    "percentile",
+]
+
+#: Seed sensitivity labels, least to most restricted.
+SENSITIVITIES = ("public", "internal", "confidential")
+
+
+def normalise_sensitivity(value: str | None) -> str:
+    """``public`` / ``internal`` / ``confidential``; a missing or unknown label is ``confidential``."""
+    if value is None:
+        return "confidential"
+    label = str(value).strip().lower()
+    return label if label in SENSITIVITIES else "confidential"
+
+
+def _normalise_messages(messages: Any) -> tuple[dict[str, Any], ...]:
+    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
+        raise TypeError("ModelRequest.messages must be a list or tuple of {'role', 'content'} mappings")
+    out = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            raise TypeError(f"ModelRequest.messages[{i}] is {type(message).__name__}, not a mapping")
+        if "role" not in message or "content" not in message:
+            raise ValueError(f"ModelRequest.messages[{i}] needs 'role' and 'content'")
+        out.append(dict(message))
+    if not out:
+        raise ValueError("ModelRequest.messages is empty")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """One chat completion to obtain. ``messages`` may be given as a list; it is stored as a tuple of dicts."""
+
+    messages: tuple[Mapping[str, Any], ...]
+    params: Mapping[str, Any]
+    template_version: str
+    seed_id: str | None = None
+    #: ``public`` | ``internal`` | ``confidential``; ``None`` or unknown is treated as ``confidential``.
+    sensitivity: str | None = None
+    #: n samples of one prompt are distinct cache entries.
+    sample_index: int = 0
+    #: a re-ask after malformed output is a distinct cache entry.
+    repair_attempt: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "messages", _normalise_messages(self.messages))
+        params = dict(self.params or {})
+        for reserved in ("model", "messages", "stream", "n"):
+            if reserved in params:
+                raise ValueError(
+                    f"ModelRequest.params may not set {reserved!r}: the gateway sets it "
+                    "(one completion per request; use sample_index for n samples)"
+                )
+        object.__setattr__(self, "params", params)
+        if not isinstance(self.template_version, str) or not self.template_version:
+            raise ValueError("ModelRequest.template_version must be a non-empty string")
+        if int(self.sample_index) < 0 or int(self.repair_attempt) < 0:
+            raise ValueError("ModelRequest.sample_index and repair_attempt must be >= 0")
+        # Fail at construction, not half-way through a batch, if something cannot be hashed.
+        try:
+            json.dumps([self.messages, params], allow_nan=False, sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"ModelRequest messages/params must be JSON-serialisable: {exc}") from None
+
+    @property
+    def normalised_sensitivity(self) -> str:
+        return normalise_sensitivity(self.sensitivity)
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """What became of one request. Never ``None``: a refusal or a failure is a result too."""
+
+    key: str  #: cache key (sha256 hex)
+    status: str  #: "ok" | "blocked_kvkk" | "failed"
+    text: str | None
+    finish_reason: str | None
+    model: str | None  #: model name the server reported
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    cost: float
+    cached: bool
+    attempts: int
+    error: str | None  #: why blocked / why failed (no secrets)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (q in [0, 100]); 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return float(ordered[0])
+    pos = (len(ordered) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = math.ceil(pos)
+    return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo))
+
+
+@dataclass
+class GatewayRunStats:
+    """Totals of one ``ModelGateway.run`` call. Tokens, cost and latency count calls actually made."""
+
+    requests: int = 0
+    sent: int = 0
+    cache_hits: int = 0
+    blocked: int = 0
+    failed: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    latency_p50_s: float = 0.0
+    latency_p95_s: float = 0.0
+    wall_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class BackendUnavailable(RuntimeError):
+    """The configured backend cannot run here (missing extra, no GPU, ...). Raised before any request."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A successful answer from a backend."""
+
+    text: str
+    finish_reason: str | None
+    model: str | None
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass
+class CallError(Exception):
+    """A failed attempt. ``retryable`` decides whether the gateway tries again."""
+
+    message: str
+    status: int | None = None
+    kind: str = "http"  #: http | timeout | connection | protocol | internal
+    retryable: bool = False
+    retry_after_s: float | None = field(default=None)
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self) -> str:
+        if self.status is not None:
+            return f"HTTP {self.status}"
+        return {"timeout": "timeout", "connection": "connection error"}.get(self.kind, self.kind + " error")
+
+
+def scrub(text: str | None, secrets: Sequence[str | None]) -> str | None:
+    """Replace every occurrence of every (non-trivial) secret with ``***``."""
+    if text is None:
+        return None
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text

@@ -1,0 +1,159 @@
+"""Expert review files: the queue we export for a spreadsheet, and the verdicts we import.
+
+Export: `<review_queue_dir>/<domain>.csv`, UTF-8 with BOM (Excel opens it with Turkish letters
+intact), one row per judged answer, rejected and borderline ones first, with empty `verdict`,
+`note`, `reviewer` columns for the expert.
+
+Import: `<reviews_dir>/<domain>.csv` with columns `row_id`, `verdict` (approve / reject; Turkish
+`onay`, `onayla`, `kabul`, `ret`, `red`, `reddet` too), optional `note` and `reviewer`. Comma or
+semicolon separated (Excel in a Turkish locale writes semicolons). Every problem names the file,
+the line and the column; all problems of a file are reported together. Pure: no Dagster, no DuckDB.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from anka_assets.text.normalize import MojibakeError, normalize_text, turkish_lower
+
+VERDICT_ALIASES = {
+    "approve": "approve", "approved": "approve", "onay": "approve", "onayla": "approve",
+    "onaylandı": "approve", "kabul": "approve", "evet": "approve",
+    "reject": "reject", "rejected": "reject", "ret": "reject", "red": "reject", "reddet": "reject",
+    "reddedildi": "reject", "hayır": "reject",
+}
+REQUIRED_COLUMNS = ("row_id", "verdict")
+OPTIONAL_COLUMNS = ("note", "reviewer")
+MAX_NOTE_CHARS = 2000
+
+QUEUE_COLUMNS = (
+    "row_id", "domain", "instruction", "reasoning", "answer", "dogruluk", "kulturel_uygunluk",
+    "halusinasyon", "halusinasyon_iddiasi", "gerekce", "passed", "reject_reasons",
+    "verdict", "note", "reviewer",
+)
+
+
+class ReviewFileError(ValueError):
+    def __init__(self, path: Path | str, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        listing = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{self.path}: {len(problems)} problem(s) in review file:\n{listing}")
+
+
+@dataclass(frozen=True)
+class ExpertVerdict:
+    row_id: str
+    verdict: str  # approve | reject
+    note: str | None
+    reviewer: str | None
+    line: int
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ReviewFileError(
+            path, [f"line {line}: the file is not valid UTF-8; save it as 'CSV UTF-8' from the spreadsheet"]
+        ) from None
+
+
+def load_reviews(path: Path | str) -> dict[str, ExpertVerdict]:
+    """Verdicts by row_id. A missing file means no verdicts. Raises ReviewFileError on any problem."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    text = _decode(path)
+    if not text.strip():
+        return {}
+    first_line = text.splitlines()[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise ReviewFileError(path, [f"line {reader.line_num}: CSV syntax error: {exc}"]) from None
+    header = [turkish_lower(h.strip()) for h in rows[0]]
+    problems: list[str] = []
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise ReviewFileError(path, [f"line 1: missing column(s) {', '.join(missing)} (found: {', '.join(header)})"])
+    col = {name: header.index(name) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header}
+
+    verdicts: dict[str, ExpertVerdict] = {}
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) < len(header):
+            row = row + [""] * (len(header) - len(row))
+
+        def cell(name: str) -> str:
+            return row[col[name]].strip() if name in col else ""
+
+        row_id = cell("row_id")
+        raw_verdict = cell("verdict")
+        if not row_id:
+            problems.append(f"line {line_no}, column 'row_id': empty")
+            continue
+        if not raw_verdict:
+            continue  # not reviewed yet: an exported queue may come back partly filled in
+        verdict = VERDICT_ALIASES.get(turkish_lower(raw_verdict))
+        if verdict is None:
+            problems.append(
+                f"line {line_no}, column 'verdict': unknown verdict {raw_verdict!r} (use approve or reject; "
+                f"onay / ret work too)"
+            )
+            continue
+        texts: dict[str, str | None] = {}
+        for name in OPTIONAL_COLUMNS:
+            value = cell(name)
+            try:
+                value = normalize_text(value)[0] if value else ""
+            except MojibakeError as exc:
+                problems.append(f"line {line_no}, column '{name}': {exc}")
+                value = ""
+            if len(value) > MAX_NOTE_CHARS:
+                problems.append(f"line {line_no}, column '{name}': too long ({len(value)} characters)")
+            texts[name] = value or None
+        if row_id in verdicts:
+            problems.append(
+                f"line {line_no}, column 'row_id': {row_id} was already reviewed on line {verdicts[row_id].line}"
+            )
+            continue
+        verdicts[row_id] = ExpertVerdict(row_id, verdict, texts["note"], texts["reviewer"], line_no)
+    if problems:
+        raise ReviewFileError(path, problems)
+    return verdicts
+
+
+def write_review_queue(judged: pl.DataFrame, path: Path | str) -> int:
+    """Write the expert queue for one domain: rejected and low-scored rows first. Returns row count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    queue = (
+        judged.filter(pl.col("answer").is_not_null())
+        .with_columns(
+            pl.col("reasoning_steps").list.join("\n").alias("reasoning"),
+            pl.col("reject_reasons").list.join(", "),
+            pl.col("expert_verdict").fill_null("").alias("verdict"),
+            pl.col("expert_note").fill_null("").alias("note"),
+            pl.col("reviewer").fill_null(""),
+        )
+        .sort(["passed", "dogruluk", "row_id"], nulls_last=False)
+        .select(QUEUE_COLUMNS)
+    )
+    tmp = path.with_suffix(".csv.tmp")
+    with tmp.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(QUEUE_COLUMNS)
+        writer.writerows(["" if v is None else v for v in row] for row in queue.iter_rows())
+    tmp.replace(path)  # never leave a half-written queue behind
+    return len(queue)
