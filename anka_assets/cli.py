@@ -42,11 +42,12 @@ def build(domains: Sequence[str] | None = None) -> int:
         return 2
 
     instance = DagsterInstance.get() if "DAGSTER_HOME" in os.environ else DagsterInstance.ephemeral()
+    quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     failed: list[str] = []
     for domain in chosen:
         result = materialize(
             assets, selection=partitioned, partition_key=domain, resources=defs.resources,
-            instance=instance, raise_on_error=False, tags={"anka/entry": "cli"},
+            instance=instance, raise_on_error=False, tags={"anka/entry": "cli"}, run_config=quiet,
         )
         print(f"[{'ok' if result.success else 'FAILED'}] {domain}: run {result.run_id}")
         if not result.success:
@@ -54,7 +55,7 @@ def build(domains: Sequence[str] | None = None) -> int:
     if unpartitioned:
         result = materialize(
             assets, selection=unpartitioned, resources=defs.resources, instance=instance,
-            raise_on_error=False, tags={"anka/entry": "cli"},
+            raise_on_error=False, tags={"anka/entry": "cli"}, run_config=quiet,
         )
         print(f"[{'ok' if result.success else 'FAILED'}] cross-domain assets: run {result.run_id}")
         if not result.success:

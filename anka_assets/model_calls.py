@@ -119,9 +119,9 @@ def call_metrics(results: Sequence[ModelResult], prefix: str = "") -> dict[str, 
         f"{p}calls_failed": sum(r.status == "failed" for r in results),
         f"{p}prompt_tokens": sum(r.prompt_tokens for r in made),
         f"{p}completion_tokens": sum(r.completion_tokens for r in made),
-        f"{p}cost": MetadataValue.float(round(sum(r.cost for r in made), 6)),
-        f"{p}latency_p50_s": MetadataValue.float(round(percentile(latencies, 50), 4)),
-        f"{p}latency_p95_s": MetadataValue.float(round(percentile(latencies, 95), 4)),
+        f"{p}cost": MetadataValue.float(float(round(sum(r.cost for r in made), 6))),
+        f"{p}latency_p50_s": MetadataValue.float(float(round(percentile(latencies, 50), 4))),
+        f"{p}latency_p95_s": MetadataValue.float(float(round(percentile(latencies, 95), 4))),
     }
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dagster import ConfigurableResource
-from dagster_duckdb_polars import DuckDBPolarsIOManager
+from collections.abc import Sequence
+
+import polars as pl
+from dagster import ConfigurableResource, OutputContext
+from dagster_duckdb_polars import DuckDBPolarsIOManager, DuckDBPolarsTypeHandler
 from pydantic import Field
 
 from anka_assets import settings
@@ -33,6 +36,37 @@ class RefineryPaths(ConfigurableResource):
         return Path(self.seeds_dir)
 
 
-def warehouse_io_manager(database: str | Path) -> DuckDBPolarsIOManager:
+class WarehouseTypeHandler(DuckDBPolarsTypeHandler):
+    """The stock polars handler, with three fixes that matter for partitioned tables:
+
+    - an empty partition is still written (the table is created with its columns), so downstream
+      assets read zero rows instead of failing on a missing table;
+    - rows are inserted BY NAME, not by position;
+    - a column added by a newer version of an asset is added to the existing table (older rows
+      read NULL there) instead of failing the insert.
+    """
+
+    def handle_output(self, context: OutputContext, table_slice, obj: pl.DataFrame, connection):
+        obj_arrow = obj.to_arrow()  # noqa: F841  (referenced by name in the SQL below)
+        table = f"{table_slice.schema}.{table_slice.table}"
+        connection.execute(f"create schema if not exists {table_slice.schema}")
+        connection.execute(f"create table if not exists {table} as select * from obj_arrow limit 0")
+        existing = {row[0] for row in connection.execute(f"describe {table}").fetchall()}
+        for name, dtype, *_ in connection.execute("describe select * from obj_arrow").fetchall():
+            if name not in existing:
+                connection.execute(f'alter table {table} add column "{name}" {dtype}')
+        connection.execute(f"insert into {table} by name select * from obj_arrow")
+        context.add_output_metadata({"row_count": obj.shape[0]})
+
+
+class WarehouseIOManager(DuckDBPolarsIOManager):
+    """The refinery's warehouse: every asset table in one DuckDB file, schema `anka`."""
+
+    @staticmethod
+    def type_handlers() -> Sequence[DuckDBPolarsTypeHandler]:
+        return [WarehouseTypeHandler()]
+
+
+def warehouse_io_manager(database: str | Path) -> WarehouseIOManager:
     Path(database).parent.mkdir(parents=True, exist_ok=True)
-    return DuckDBPolarsIOManager(database=str(database), schema=settings.SCHEMA)
+    return WarehouseIOManager(database=str(database), schema=settings.SCHEMA)

@@ -22,5 +22,21 @@ def test_seed_tasks_is_partitioned_by_domain_and_stored_in_duckdb(refinery):
     assert seed_tasks.partitions_def.get_partition_keys() == ["hukuk", "tarih"]
     assert seed_tasks.metadata_by_key[AssetKey("seed_tasks")]["partition_expr"] == "domain"
     assert {c.name for c in seed_tasks.check_specs} >= {"seed_id_unique", "sensitivity_present"}
-    assert type(d.resources["io_manager"]).__name__ == "DuckDBPolarsIOManager"
+    assert type(d.resources["io_manager"]).__name__ == "WarehouseIOManager"
     assert d.resources["io_manager"].database == refinery.warehouse
+
+
+def test_asset_graph_edges(refinery):
+    d = build_definitions(refinery)
+    graph = d.resolve_asset_graph()
+    parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
+               for key in graph.get_all_asset_keys()}
+    assert parents == {
+        "expanded_tasks": set(),
+        "seed_tasks": {"expanded_tasks"},
+        "raw_cot": {"seed_tasks"},
+        "judged_cot": {"raw_cot"},
+        "review_queue": {"judged_cot"},
+    }
+    for name in ("expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue"):
+        assert d.get_assets_def(AssetKey(name)).partitions_def.get_partition_keys() == ["hukuk", "tarih"]

@@ -10,12 +10,15 @@ from anka_assets.definitions import build_definitions
 from tests.conftest import read_table, write_seed
 
 
-def run(paths, partition, instance=None, raise_on_error=True, selection=None):
+NO_EXPANSION = {"ops": {"expanded_tasks": {"config": {"target_per_domain": 0}}}}
+
+
+def run(paths, partition, instance=None, raise_on_error=True):
+    """Materialize the seed stage of one partition (teacher expansion off: curated tasks only)."""
     defs = build_definitions(paths)
-    assets = list(defs.assets)
     return materialize(
-        assets, selection=selection or ["seed_tasks"], partition_key=partition,
-        resources=defs.resources, instance=instance, raise_on_error=raise_on_error,
+        list(defs.assets), selection=["expanded_tasks", "seed_tasks"], partition_key=partition,
+        resources=defs.resources, instance=instance, raise_on_error=raise_on_error, run_config=NO_EXPANSION,
     )
 
 
@@ -44,6 +47,7 @@ def test_materialize_partition_and_read_back(refinery):
     assert df["origin"].unique().to_list() == ["curated"]
 
     mat = result.asset_materializations_for_node("seed_tasks")[0]
+    assert mat.metadata["curated"].value == 3 and mat.metadata["expanded"].value == 0
     meta = mat.metadata
     assert meta["dagster/row_count"].value == 3
     assert meta["sensitivity_public"].value == 2 and meta["sensitivity_internal"].value == 1

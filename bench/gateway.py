@@ -1,0 +1,226 @@
+"""Throughput of the model gateway against the simulator, compared with the ideal and with distilabel.
+
+    python bench/gateway.py                  # N=1280, C=64
+    python bench/gateway.py --n 640 --concurrency 32
+    python bench/gateway.py --quick          # N=256, C=32
+
+Case 1: the simulator (a separate process, started from its CLI) answers after a latency drawn uniformly
+from [0.5, 3.5] s (mean 2 s). N requests go through ModelGateway (cold cache, temp DuckDB) at
+concurrency C. The ideal throughput is C / mean latency. The same N prompts then go through distilabel's
+own Pipeline (LoadDataFromDicts >> TextGeneration, same OpenAILLM settings, input_batch_size=C,
+use_cache=False, caches in a temp folder), and through plain asyncio + httpx as a reference.
+
+Case 2: a fixed 200 ms latency; prints what the gateway costs per request beyond that latency (wall per
+request slot and CPU per request).
+
+Prints figures only; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+warnings.filterwarnings("ignore")
+
+PARAMS = {"temperature": 0.7, "max_tokens": 128}
+
+
+def prompt(i: int) -> str:
+    return f"Soru {i}: Osmanlı Devleti'nde tımar sisteminin işleyişini ve önemini açıklayınız."
+
+
+# -- simulator process ---------------------------------------------------------------------------------
+
+
+class Simulator:
+    def __init__(self, latency: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "anka_assets.simulator", "--port", "0", "--latency", latency],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+        )
+        self.base_url = ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if "listening on" in line:
+                self.base_url = line.strip().rsplit(" ", 1)[-1]
+                break
+            if not line and self.proc.poll() is not None:
+                break
+        if not self.base_url:
+            self.close()
+            raise RuntimeError("simulator did not start")
+        self.root = self.base_url.rsplit("/v1", 1)[0]
+
+    def stats(self) -> dict:
+        with urllib.request.urlopen(self.root + "/_sim/stats", timeout=10) as r:
+            return json.loads(r.read())
+
+    def reset(self) -> None:
+        urllib.request.urlopen(urllib.request.Request(self.root + "/_sim/reset", method="POST"), timeout=10).read()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# -- the three clients ---------------------------------------------------------------------------------
+
+
+def run_gateway(base_url: str, n: int, c: int, tmp: Path, tag: str) -> tuple[float, float, int]:
+    """(wall s, CPU s of this process, ok count) for one cold-cache gateway run."""
+    from anka_assets.gateway import EndpointSettings, ModelGateway, ModelRequest
+
+    settings = EndpointSettings(
+        role="teacher", backend="openai", model="anka-sim-teacher", base_url=base_url, locality="local",
+        max_concurrency=c, timeout_s=60,
+    )
+    requests = [
+        ModelRequest(messages=[{"role": "user", "content": prompt(i)}], params=PARAMS, template_version="bench-v1",
+                     seed_id=str(i), sensitivity="public")
+        for i in range(n)
+    ]
+    gw = ModelGateway(settings, tmp / f"bench-{tag}.duckdb")
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    results = gw.run(requests, asset="bench", partition=None)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return wall, cpu, sum(r.status == "ok" for r in results)
+
+
+def run_httpx(base_url: str, n: int, c: int) -> tuple[float, int]:
+    """Plain asyncio + httpx with a semaphore: the reference for 'no framework at all'."""
+    import httpx
+
+    async def main() -> int:
+        sem = asyncio.Semaphore(c)
+        limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
+        async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+
+            async def one(i: int) -> bool:
+                async with sem:
+                    body = {"model": "anka-sim-teacher", "messages": [{"role": "user", "content": prompt(i)}], **PARAMS}
+                    r = await client.post("/chat/completions", json=body)
+                    return r.status_code == 200 and bool(r.json()["choices"][0]["message"]["content"])
+
+            return sum(await asyncio.gather(*(one(i) for i in range(n))))
+
+    t0 = time.perf_counter()
+    ok = asyncio.run(main())
+    return time.perf_counter() - t0, ok
+
+
+def run_distilabel(base_url: str, n: int, c: int, tmp: Path) -> tuple[float, int]:
+    """distilabel's own Pipeline: LoadDataFromDicts >> TextGeneration(OpenAILLM), input_batch_size=C."""
+    os.environ.setdefault("HF_DATASETS_CACHE", str(tmp / "hf-datasets"))
+    os.environ.setdefault("HF_HOME", str(tmp / "hf-home"))
+    from distilabel.models.llms import OpenAILLM
+    from distilabel.pipeline import Pipeline
+    from distilabel.steps import LoadDataFromDicts
+    from distilabel.steps.tasks import TextGeneration
+
+    rows = [{"instruction": prompt(i)} for i in range(n)]
+    with Pipeline(name="anka-gateway-bench", cache_dir=str(tmp / "distilabel-cache")) as pipeline:
+        load = LoadDataFromDicts(data=rows, batch_size=c)
+        generate = TextGeneration(
+            llm=OpenAILLM(
+                model="anka-sim-teacher", base_url=base_url, api_key="EMPTY", max_retries=0, timeout=60,
+                generation_kwargs={"max_new_tokens": PARAMS["max_tokens"], "temperature": PARAMS["temperature"]},
+            ),
+            input_batch_size=c,
+            add_raw_output=False,
+        )
+        load >> generate
+    t0 = time.perf_counter()
+    distiset = pipeline.run(use_cache=False)
+    wall = time.perf_counter() - t0
+    ok = sum(1 for row in distiset["default"]["train"] if row.get("generation"))
+    return wall, ok
+
+
+# -- main ----------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=1280, help="requests per case (default 1280)")
+    parser.add_argument("--concurrency", type=int, default=64, help="requests in flight (default 64)")
+    parser.add_argument("--quick", action="store_true", help="N=256, C=32")
+    parser.add_argument("--skip-pipeline", action="store_true", help="do not run the distilabel Pipeline")
+    args = parser.parse_args()
+    n, c = (256, 32) if args.quick else (args.n, args.concurrency)
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    for noisy in ("httpx", "httpx2", "distilabel"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    with tempfile.TemporaryDirectory(prefix="anka-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        print(f"# ANKA model gateway benchmark: N={n} requests, concurrency C={c}, {os.cpu_count()} CPUs")
+
+        # Case 1 -----------------------------------------------------------------------------------
+        low, high = 0.5, 3.5
+        mean = (low + high) / 2
+        ideal = c / mean
+        sim = Simulator(f"uniform:{low},{high}")
+        try:
+            print(f"\n## case 1: latency uniform [{low}, {high}] s (mean {mean:g} s); ideal = C / mean = {ideal:.2f} req/s")
+            wall, cpu, ok = run_gateway(sim.base_url, n, c, tmp, "uniform")
+            gw_thr = n / wall
+            print(f"gateway        : {wall:7.2f} s  {gw_thr:6.2f} req/s  {gw_thr / ideal:5.3f} of ideal  "
+                  f"(ok {ok}/{n}, server saw {sim.stats()['total']}, CPU {cpu:.1f} s)")
+            sim.reset()
+            h_wall, h_ok = run_httpx(sim.base_url, n, c)
+            h_thr = n / h_wall
+            print(f"asyncio+httpx  : {h_wall:7.2f} s  {h_thr:6.2f} req/s  {h_thr / ideal:5.3f} of ideal  "
+                  f"(ok {h_ok}/{n}, reference: no cache, no audit, no retries)")
+            if not args.skip_pipeline:
+                sim.reset()
+                d_wall, d_ok = run_distilabel(sim.base_url, n, c, tmp)
+                d_thr = n / d_wall
+                print(f"distilabel     : {d_wall:7.2f} s  {d_thr:6.2f} req/s  {d_thr / ideal:5.3f} of ideal  "
+                      f"(ok {d_ok}/{n}, server saw {sim.stats()['total']})")
+                print(f"gateway / distilabel Pipeline throughput: {gw_thr / d_thr:.2f}x")
+        finally:
+            sim.close()
+
+        # Case 2 -----------------------------------------------------------------------------------
+        fixed = 0.2
+        sim = Simulator(f"fixed:{fixed}")
+        try:
+            print(f"\n## case 2: fixed latency {fixed * 1000:.0f} ms")
+            run_gateway(sim.base_url, min(n, 4 * c), c, tmp, "warmup")  # imports, first connections
+            sim.reset()
+            wall, cpu, ok = run_gateway(sim.base_url, n, c, tmp, "fixed")
+            slot = wall * c / n  # seconds one concurrency slot spent per request
+            ideal_wall = -(-n // c) * fixed
+            print(f"gateway        : {wall:7.2f} s for {n} requests (ideal {ideal_wall:.2f} s), ok {ok}/{n}")
+            print(f"overhead per request beyond the latency: {(slot - fixed) * 1000:6.2f} ms of wall per slot, "
+                  f"{cpu / n * 1000:6.2f} ms of CPU (client process, incl. DuckDB cache + audit writes)")
+            sim.reset()
+            h_wall, _ = run_httpx(sim.base_url, n, c)
+            print(f"asyncio+httpx  : {h_wall:7.2f} s, {(h_wall * c / n - fixed) * 1000:6.2f} ms of wall per slot beyond the latency")
+        finally:
+            sim.close()
+
+
+if __name__ == "__main__":
+    main()
