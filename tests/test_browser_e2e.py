@@ -1,10 +1,11 @@
 """End to end through the Dagster UI: `dagster dev` on a throw-away instance, headless Chromium.
 
-The test writes two seed files (two `seed_tasks` partitions) into a temp project, starts `dagster dev`
-there (webserver + daemon: dagster.yaml caps concurrent runs, so runs are queued and the daemon's
+The test writes two seed files (two domain partitions) into a temp project, starts `dagster dev` there
+(webserver + daemon: dagster.yaml caps concurrent runs, so runs are queued and the daemon's
 QueuedRunCoordinator launches them), checks that the UI shows `seed_tasks` with its two partitions,
-launches one partition (`hukuk`) from the asset page's "Materialize…" dialog, follows the run over
-the webserver's GraphQL API until it succeeds, and checks the result in the UI and in DuckDB.
+launches one partition (`hukuk`) of the `seeds` group (`expanded_tasks` → `seed_tasks`; the teacher is
+the in-process simulator) from the group's "Materialize all…" dialog, follows the run over the
+webserver's GraphQL API until it succeeds, and checks the result in the UI and in DuckDB.
 
 Only public interfaces: the `dagster` CLI, HTTP (`/server_info`, `/graphql`) and the UI.
 Needs Chromium (`apt-get install -y chromium`) and the `playwright` Python package (no browser download).
@@ -39,6 +40,7 @@ SERVER_START_TIMEOUT_S = 120
 RUN_TIMEOUT_S = 180
 UI_TIMEOUT_MS = 30_000
 
+LOCATION = "anka_assets.definitions"  # `-m anka_assets.definitions` names the code location after the module
 SEEDS = {
     "hukuk": """\
         domain: hukuk
@@ -139,7 +141,7 @@ query Runs($filter: RunsFilter) {
   runsOrError(filter: $filter) {
     __typename
     ... on Runs {
-      results { runId status jobName tags { key value } }
+      results { runId status jobName assetSelection { path } tags { key value } }
     }
   }
 }
@@ -225,14 +227,17 @@ def dagster_server(tmp_path: Path):
         duckdb_path=root / "warehouse.duckdb",
         log_path=tmp_path / "dagster_dev.log",
     )
-    env = dict(
-        os.environ,
+    # Nothing from the caller's ANKA_* settings leaks in (a real teacher endpoint, another warehouse).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANKA_")}
+    env.update(
         DAGSTER_HOME=str(dagster_home),
         ANKA_DATA_DIR=str(root / "data"),
         ANKA_SEEDS_DIR=str(seeds_dir),
         ANKA_DUCKDB_PATH=str(server.duckdb_path),
         ANKA_REVIEWS_DIR=str(root / "data" / "reviews"),
         ANKA_REVIEW_QUEUE_DIR=str(root / "data" / "review_queue"),
+        ANKA_TEACHER_BACKEND="simulator",
+        ANKA_JUDGE_BACKEND="simulator",
         PYTHONUNBUFFERED="1",
     )
     with server.log_path.open("wb") as log:
@@ -299,21 +304,22 @@ def _wait_for_run(server: Server, partition: str) -> dict:
     if run["status"] != "SUCCESS":
         events = server.graphql(RUN_EVENTS_QUERY, {"runId": run["runId"]})["logsForRun"].get("events", [])
         messages = "\n".join(f"{e.get('level')} {e.get('stepKey')}: {e.get('message')}" for e in events)
-        raise AssertionError(f"run {run['runId']} ended {run['status']} (wanted SUCCESS)\n{messages}")
+        raise AssertionError(
+            f"run {run['runId']} is {run['status']} after {RUN_TIMEOUT_S} s (wanted SUCCESS)\n{messages}"
+        )
     return run
 
 
-def _read_rows_by_domain(duckdb_path: Path) -> dict[str, int]:
+def _read_seed_tasks(duckdb_path: Path) -> list[tuple[str, str, str]]:
+    """(domain, origin, instruction) of every row of `anka.seed_tasks`."""
     import duckdb
 
-    # The run's process has released the file by the time the run is SUCCESS, but give it a moment.
+    # The run's process has closed the file by the time the run is SUCCESS; retry briefly in case a
+    # lock outlives it for a moment.
     for attempt in range(10):
         try:
             with duckdb.connect(str(duckdb_path), read_only=True) as con:
-                rows = con.execute(
-                    "select domain, count(*) from anka.seed_tasks group by domain order by domain"
-                ).fetchall()
-            return dict(rows)
+                return con.execute("select domain, origin, instruction from anka.seed_tasks").fetchall()
         except duckdb.IOException:
             if attempt == 9:
                 raise
@@ -321,20 +327,22 @@ def _read_rows_by_domain(duckdb_path: Path) -> dict[str, int]:
     raise AssertionError("unreachable")
 
 
-def test_materialize_one_partition_from_the_ui(dagster_server: Server, browser_page, tmp_path: Path):
+def test_materialize_one_partition_from_the_ui(browser_page, dagster_server: Server, tmp_path: Path):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=UI_TIMEOUT_MS)  # the default 5 s is short for a cold UI on 2 cores
     server, page = dagster_server, browser_page
     shots = tmp_path / "screenshots"
     shots.mkdir()
+    group_url = f"{server.url}/locations/{LOCATION}/asset-groups/seeds"
     try:
-        # 1. The lineage graph shows the asset and its two partitions.
-        page.goto(f"{server.url}/asset-groups")
-        graph_node = page.get_by_text("seed_tasks", exact=True).first
-        expect(graph_node).to_be_visible()
-        expect(page.get_by_text("2 partitions", exact=True)).to_be_visible()
-        page.screenshot(path=shots / "01_lineage.png")
+        # 1. The `seeds` group's lineage graph shows seed_tasks (and its upstream) with 2 partitions each.
+        page.goto(group_url)
+        seed_node = page.get_by_text("seed_tasks", exact=True).first
+        expect(seed_node).to_be_visible()
+        partition_counts = page.get_by_text("2 partitions", exact=True)
+        expect(partition_counts.first).to_be_visible()
+        page.screenshot(path=shots / "01_seeds_group.png")
 
         # 2. The asset's partitions tab lists both domains, neither materialized.
         page.goto(f"{server.url}/assets/seed_tasks?view=partitions")
@@ -344,14 +352,17 @@ def test_materialize_one_partition_from_the_ui(dagster_server: Server, browser_p
             expect(page.get_by_text(domain, exact=True).first).to_be_visible()
         page.screenshot(path=shots / "02_partitions_before.png")
 
-        # 3. Materialize… → partition dialog → pick `hukuk` → "Launch 1 run".
-        page.get_by_role("button", name="Materialize…").click()
-        dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize seed_tasks")
+        # 3. Group page → "Materialize all…" → partition dialog → pick `hukuk` → "Launch 1 run".
+        #    (The group holds seed_tasks and what it reads, so one run builds the partition end to end.)
+        page.goto(group_url)
+        expect(page.get_by_text("seed_tasks", exact=True).first).to_be_visible()
+        page.get_by_role("button", name="Materialize all…").click()
+        dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
         expect(dialog).to_be_visible()
         dialog.get_by_text("Select a partition or create one").click()
         page.get_by_role("menuitem").filter(has=page.get_by_text("hukuk", exact=True)).click()
         # Close the partition picker by clicking the dialog's title.
-        dialog.get_by_text("Launch runs to materialize seed_tasks").click()
+        dialog.get_by_text("Launch runs to materialize").first.click()
         expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
         launch = dialog.get_by_role("button", name="Launch 1 run")
         expect(launch).to_be_enabled()
@@ -362,11 +373,12 @@ def test_materialize_one_partition_from_the_ui(dagster_server: Server, browser_p
         # 4. Follow the run over GraphQL (queued → daemon → run worker) until it succeeds.
         run = _wait_for_run(server, "hukuk")
         assert run["jobName"] == "__ASSET_JOB"
+        assert ["seed_tasks"] in [key["path"] for key in run["assetSelection"]], run
 
         # 5. The UI shows the successful run and the materialized partition.
         page.goto(f"{server.url}/runs/{run['runId']}")
         expect(page.get_by_text("Success", exact=True).first).to_be_visible()
-        expect(page.get_by_text("hukuk").first).to_be_visible()
+        expect(page.get_by_text("partition: hukuk").first).to_be_visible()
         page.screenshot(path=shots / "04_run.png")
 
         page.goto(f"{server.url}/assets/seed_tasks?view=partitions")
@@ -375,6 +387,8 @@ def test_materialize_one_partition_from_the_ui(dagster_server: Server, browser_p
         page.screenshot(path=shots / "05_partitions_after.png")
 
         page.goto(f"{server.url}/assets/seed_tasks")
+        expect(page.get_by_text("Latest materialization")).to_be_visible()
+        expect(page.get_by_text("hukuk", exact=True).first).to_be_visible()
         expect(page.get_by_text("Never materialized")).to_have_count(0)
         page.screenshot(path=shots / "06_asset_overview.png")
     except Exception:
@@ -382,5 +396,9 @@ def test_materialize_one_partition_from_the_ui(dagster_server: Server, browser_p
         print(f"screenshots in {shots}")
         raise
 
-    # 6. The warehouse holds the hukuk partition only.
-    assert _read_rows_by_domain(server.duckdb_path) == {"hukuk": 3}
+    # 6. The warehouse holds the hukuk partition only, with its three curated tasks intact.
+    rows = _read_seed_tasks(server.duckdb_path)
+    assert {domain for domain, _, _ in rows} == {"hukuk"}
+    curated = sorted(instruction for _, origin, instruction in rows if origin == "curated")
+    assert len(curated) == 3, curated
+    assert "Türk Borçlar Kanunu'na göre temerrüdün şartlarını açıklayınız." in curated
