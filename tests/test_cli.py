@@ -58,8 +58,29 @@ def test_build_command_materializes_every_asset_of_every_domain(project):
     assert proc.returncode == 2 and "unknown domain(s): yok" in proc.stderr
 
 
-def test_dagster_cli_backfill_of_two_partitions(project):
+@pytest.fixture
+def faulty_simulator(tmp_path):
+    """A simulator in its own process with faults switched on, as a separate server would be."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "anka_assets.simulator", "--port", "0", "--rate-429", "0.1", "--retry-after", "0.1",
+         "--rate-500", "0.1", "--rate-malformed", "0.1", "--seed", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert "listening on" in line, line
+        yield line.strip().split()[-1]  # the base URL
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_dagster_cli_backfill_of_two_partitions(project, faulty_simulator):
     root, env = project
+    for role in ("TEACHER", "JUDGE"):
+        env[f"ANKA_{role}_BASE_URL"] = faulty_simulator
+        env[f"ANKA_{role}_LOCALITY"] = "local"
+        env[f"ANKA_{role}_MODEL"] = f"{role.lower()}-model"
     dagster = str(BIN / "dagster")
     small = json.dumps({"ops": {"expanded_tasks": {"config": {"target_per_domain": 4}}}})
     for domain in ("hukuk", "tarih"):
@@ -72,5 +93,13 @@ def test_dagster_cli_backfill_of_two_partitions(project):
     assert counts(db, "seed_tasks") == {"hukuk": 4, "tarih": 4}
     assert counts(db, "raw_cot") == counts(db, "judged_cot") == {"hukuk": 4, "tarih": 4}
     with duckdb.connect(str(db), read_only=True) as con:
-        audit = con.execute("select asset, partition, count(*) from anka.model_audit group by 1, 2 order by 1, 2").fetchall()
-    assert ("raw_cot", "hukuk", 4) in audit and ("judged_cot", "tarih", 4) in audit
+        audit = {(a, p): n for a, p, n in con.execute(
+            "select asset, partition, count(*) from anka.model_audit group by 1, 2").fetchall()}
+    # One audit row per request: 4 first asks per domain, plus re-asks of malformed answers.
+    assert audit[("raw_cot", "hukuk")] >= 4 and audit[("raw_cot", "tarih")] >= 4
+    assert audit[("judged_cot", "hukuk")] >= 1 and audit[("judged_cot", "tarih")] >= 1
+    with duckdb.connect(str(db), read_only=True) as con:
+        statuses = dict(con.execute("select status, count(*) from anka.raw_cot group by 1").fetchall())
+        faults = con.execute("select count(*) from anka.model_audit where attempts > 1").fetchone()[0]
+    assert statuses.get("ok", 0) >= 6 and set(statuses) <= {"ok", "parse_error", "failed"}
+    assert faults > 0  # the injected 429/500 answers were retried

@@ -30,7 +30,7 @@ __all__ = [
     "ensure_tables",
     "lookup_cache",
     "insert_audit_rows",
-    "record_outcome",
+    "record_outcomes",
 ]
 
 CACHE_TABLE = f"{SCHEMA}.model_cache"
@@ -211,44 +211,69 @@ def insert_audit_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[AuditRow]) 
     con.execute(f"INSERT INTO {AUDIT_TABLE} ({names}) SELECT {select}", [list(c) for c in columns])
 
 
-_OUTCOME_COLUMNS = ("status", "attempts", "prompt_tokens", "completion_tokens", "latency_s", "cost", "error", "completed_at")
+_OUTCOME_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("status", "VARCHAR"),
+    ("attempts", "INTEGER"),
+    ("prompt_tokens", "BIGINT"),
+    ("completion_tokens", "BIGINT"),
+    ("latency_s", "DOUBLE"),
+    ("cost", "DOUBLE"),
+    ("error", "VARCHAR"),
+    ("completed_at", "TIMESTAMP"),
+)
+
+_CACHE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("key", "VARCHAR"),
+    ("text", "VARCHAR"),
+    ("finish_reason", "VARCHAR"),
+    ("model", "VARCHAR"),
+    ("prompt_tokens", "BIGINT"),
+    ("completion_tokens", "BIGINT"),
+    ("latency_s", "DOUBLE"),
+    ("cost", "DOUBLE"),
+    ("created_at", "TIMESTAMP"),
+)
+
+#: One finished request: its audit updates ``(audit_id, outcome columns)`` and, if ok, its cache row.
+Outcome = tuple[Sequence[tuple[str, dict[str, Any]]], "CachedResponse | None"]
 
 
-def record_outcome(
-    con: duckdb.DuckDBPyConnection,
-    updates: Sequence[tuple[str, dict[str, Any]]],
-    *,
-    cache: CachedResponse | None = None,
-    created_at: datetime | None = None,
-) -> None:
-    """One transaction per response: the cache row (ok responses only) and the audit rows' outcomes.
+def record_outcomes(con: duckdb.DuckDBPyConnection, outcomes: Sequence[Outcome]) -> None:
+    """Write finished requests in ONE transaction: cache rows (ok responses only) and audit outcomes.
 
-    ``updates`` pairs an audit_id with its outcome columns (status, attempts, tokens, latency, cost,
-    error, completed_at).
+    The gateway calls this as responses arrive, with whatever arrived while the previous write ran
+    (group commit): one row per response, nothing held back until the end of the batch.
     """
-    sets = ", ".join(f'"{c}" = ?' for c in _OUTCOME_COLUMNS)
+    cache_rows = [c for _, c in outcomes if c is not None]
+    updates = [u for ups, _ in outcomes for u in ups]
+    if not cache_rows and not updates:
+        return
+    now = utcnow()
     con.execute("BEGIN TRANSACTION")
     try:
-        if cache is not None:
+        if cache_rows:
+            values = [
+                (c.key, c.text, c.finish_reason, c.model, c.prompt_tokens, c.completion_tokens, c.latency_s, c.cost, now)
+                for c in cache_rows
+            ]
+            names = ", ".join(f'"{n}"' for n, _ in _CACHE_COLUMNS)
+            select = ", ".join(f"unnest(${i + 1}::{t}[])" for i, (_, t) in enumerate(_CACHE_COLUMNS))
             con.execute(
-                f"""INSERT INTO {CACHE_TABLE} ("key", "text", finish_reason, model, prompt_tokens,
-                        completion_tokens, latency_s, cost, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-                [
-                    cache.key,
-                    cache.text,
-                    cache.finish_reason,
-                    cache.model,
-                    cache.prompt_tokens,
-                    cache.completion_tokens,
-                    cache.latency_s,
-                    cache.cost,
-                    created_at or utcnow(),
-                ],
+                f"INSERT INTO {CACHE_TABLE} ({names}) SELECT {select} ON CONFLICT DO NOTHING",
+                [list(col) for col in zip(*values)],
             )
-        for audit_id, outcome in updates:
-            values = [outcome.get(c) for c in _OUTCOME_COLUMNS]
-            con.execute(f"UPDATE {AUDIT_TABLE} SET {sets} WHERE audit_id = ?", [*values, audit_id])
+        if updates:
+            cols = [[audit_id for audit_id, _ in updates]]
+            cols += [[outcome.get(name) for _, outcome in updates] for name, _ in _OUTCOME_COLUMNS]
+            select = ", ".join(
+                [f"unnest($1::VARCHAR[]) AS audit_id"]
+                + [f'unnest(${i + 2}::{t}[]) AS "{n}"' for i, (n, t) in enumerate(_OUTCOME_COLUMNS)]
+            )
+            sets = ", ".join(f'"{n}" = u."{n}"' for n, _ in _OUTCOME_COLUMNS)
+            con.execute(
+                f"UPDATE {AUDIT_TABLE} AS a SET {sets} FROM (SELECT {select}) AS u WHERE a.audit_id = u.audit_id",
+                cols,
+            )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
