@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
+from anka_assets.errors import InputFileError
 from anka_assets.text.normalize import MojibakeError, normalize_text, turkish_lower
 
 VERDICT_ALIASES = {
@@ -38,12 +39,8 @@ QUEUE_COLUMNS = (
 )
 
 
-class ReviewFileError(ValueError):
-    def __init__(self, path: Path | str, problems: list[str]):
-        self.path = str(path)
-        self.problems = problems
-        listing = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{self.path}: {len(problems)} problem(s) in review file:\n{listing}")
+class ReviewFileError(InputFileError):
+    kind = "review file"
 
 
 @dataclass(frozen=True)

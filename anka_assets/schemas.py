@@ -37,8 +37,8 @@ class SeedTasksSchema(pa.DataFrameModel):
 RAW_COT_STATUSES = ("ok", "parse_error", "blocked_kvkk", "failed")
 
 
-class RawCotSchema(pa.DataFrameModel):
-    """`raw_cot`: one row per (seed task, sample); every pair has exactly one row, whatever happened."""
+class CotRowSchema(pa.DataFrameModel):
+    """Columns every chain-of-thought row carries: which task, which sample."""
 
     row_id: str = pa.Field(unique=True)
     seed_id: str = pa.Field(str_matches=r"^tsk_[0-9a-f]{16}$")
@@ -47,6 +47,14 @@ class RawCotSchema(pa.DataFrameModel):
     instruction: str
     sensitivity: str = pa.Field(isin=list(SENSITIVITIES))
     origin: str = pa.Field(isin=list(SEED_ORIGINS))
+
+    class Config:
+        strict = True
+
+
+class RawCotSchema(CotRowSchema):
+    """`raw_cot`: one row per (seed task, sample); every pair has exactly one row, whatever happened."""
+
     teacher_model: str = pa.Field(nullable=True)
     template_version: str
     reasoning_steps: pl.List(pl.Utf8) = pa.Field()
@@ -80,16 +88,9 @@ JUDGE_STATUSES = ("ok", "judge_error", "blocked_kvkk", "failed", "skipped")
 VERDICTS = ("approve", "reject")
 
 
-class JudgedCotSchema(pa.DataFrameModel):
+class JudgedCotSchema(CotRowSchema):
     """`judged_cot`: judge scores, deterministic signals, expert verdicts and the pass/reject decision."""
 
-    row_id: str = pa.Field(unique=True)
-    seed_id: str = pa.Field(str_matches=r"^tsk_[0-9a-f]{16}$")
-    domain: str = pa.Field(str_matches=r"^[a-z0-9_]+$")
-    sample_index: int = pa.Field(ge=0)
-    instruction: str
-    sensitivity: str = pa.Field(isin=list(SENSITIVITIES))
-    origin: str = pa.Field(isin=list(SEED_ORIGINS))
     reasoning_steps: pl.List(pl.Utf8) = pa.Field()
     answer: str = pa.Field(nullable=True)
     teacher_model: str = pa.Field(nullable=True)

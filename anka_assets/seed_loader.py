@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from anka_assets.errors import InputFileError
 from anka_assets.text.normalize import (
     MojibakeError,
     content_hash,
@@ -49,14 +50,8 @@ MAX_TAG_CHARS = 64
 DOMAIN_PATTERN = re.compile(r"^[a-z0-9_]+$")
 
 
-class SeedFileError(ValueError):
-    """One or more problems in one seed file. `problems` holds one line per problem."""
-
-    def __init__(self, path: Path | str, problems: list[str]):
-        self.path = str(path)
-        self.problems = problems
-        listing = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{self.path}: {len(problems)} problem(s) in seed file:\n{listing}")
+class SeedFileError(InputFileError):
+    kind = "seed file"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -336,3 +337,38 @@ def test_starts_its_own_simulator_when_no_base_url(tmp_path):
     assert all(r.status == "ok" and r.model.startswith("anka-simulator:") for r in out)
     rows = audit_rows(tmp_path / "w.duckdb")
     assert {r["endpoint"] for r in rows} == {"simulator"} and {r["locality"] for r in rows} == {"local"}
+
+
+def test_run_works_inside_a_running_event_loop_and_arun_directly(clean_sim, tmp_path):
+    import asyncio
+
+    gw = ModelGateway(settings_for(clean_sim), tmp_path / "w.duckdb")
+
+    async def caller():
+        inside = gw.run([req(1)], asset="a", partition=None)  # a loop is running here
+        awaited = await gw.arun([req(1), req(2)], asset="a", partition=None)
+        return inside, awaited
+
+    inside, awaited = asyncio.run(caller())
+    assert inside[0].status == "ok" and awaited[0].cached and awaited[1].status == "ok"
+    assert gw.run([], asset="a", partition=None) == [] and gw.last_stats.requests == 0
+
+
+def test_model_endpoint_resource_in_a_dagster_asset(clean_sim, tmp_path, monkeypatch):
+    for k in ("BASE_URL", "MODEL", "API_KEY", "LOCALITY", "BACKEND"):
+        monkeypatch.delenv(f"ANKA_TEACHER_{k}", raising=False)
+    db = tmp_path / "w.duckdb"
+
+    @dg.asset
+    def probe(context, teacher: ModelEndpoint):
+        gw = teacher.open_gateway(db, log=context.log)
+        out = gw.run([req(i) for i in range(3)], asset="probe", partition=None, run_id=context.run_id)
+        assert all(r.status == "ok" for r in out)
+        return dg.MaterializeResult(metadata=gw.last_stats.as_dict())
+
+    resource = ModelEndpoint(role="teacher", base_url=clean_sim.base_url, backend="simulator", model="anka-sim-teacher")
+    result = dg.materialize([probe], resources={"teacher": resource})
+    assert result.success
+    assert clean_sim.stats()["total"] == 3
+    rows = audit_rows(db)
+    assert len(rows) == 3 and {r["run_id"] for r in rows} == {result.run_id}
