@@ -267,10 +267,12 @@ class _EchoKey401(BaseHTTPRequestHandler):
     seen: list[str] = []
 
     def do_POST(self):  # noqa: N802
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        sent = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
         auth = self.headers.get("Authorization", "")
         type(self).seen.append(auth)
-        body = json.dumps({"error": {"message": f"Incorrect API key provided: {auth}", "type": "invalid_request_error",
+        prompt = sent["messages"][-1]["content"][:80]
+        message = f"Incorrect API key provided: {auth} (prompt was: {prompt})"
+        body = json.dumps({"error": {"message": message, "type": "invalid_request_error",
                                      "code": "invalid_api_key"}}).encode()
         self.send_response(401)
         self.send_header("Content-Type", "application/json")
@@ -302,10 +304,11 @@ def test_api_key_appears_nowhere(monkeypatch, tmp_path, caplog):
         settings = EndpointSettings.from_env("teacher")
         assert settings.api_key == SECRET and SECRET not in repr(settings) and SECRET not in str(settings)
         gw = ModelEndpoint.from_env("teacher").open_gateway(db)
-        out = gw.run([req(1), req(2)], asset="raw_cot", partition="tarih")
+        out = gw.run([req(1, text=f"Başvuran {TCKN}"), req(2)], asset="raw_cot", partition="tarih")
         assert any(SECRET in s for s in _EchoKey401.seen)  # the key was really sent, and echoed back
         assert all(r.status == "failed" and r.attempts == 1 for r in out)  # 401 is not retried
         assert out[0].error.startswith("HTTP 401 after 1 attempt: ") and "***" in out[0].error
+        assert TCKN not in out[0].error and "[TCKN]" in out[0].error  # personal data echoed back is redacted
 
         # A refused connection (nothing listens on the port).
         monkeypatch.setenv("ANKA_TEACHER_BASE_URL", f"http://127.0.0.1:{_free_port()}/v1")
@@ -327,7 +330,7 @@ def test_api_key_appears_nowhere(monkeypatch, tmp_path, caplog):
         ).fetchall()
         assert {t for _, t in tables} >= {"model_cache", "model_audit"}
         dump = "".join(str(con.execute(f'SELECT * FROM "{s}"."{t}"').fetchall()) for s, t in tables)
-    assert "***" in dump and SECRET not in dump
+    assert "***" in dump and SECRET not in dump and TCKN not in dump
 
 
 def test_starts_its_own_simulator_when_no_base_url(tmp_path):

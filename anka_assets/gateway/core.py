@@ -20,6 +20,7 @@ import os
 import random
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -39,6 +40,7 @@ from anka_assets.gateway.types import (
     percentile,
     scrub,
 )
+from anka_assets.text.pii import redact
 
 __all__ = ["ModelGateway", "PlannedRequest", "plan_requests"]
 
@@ -331,7 +333,8 @@ class ModelGateway:
             else:
                 assert error is not None
                 plural = "attempt" if attempts == 1 else "attempts"
-                message = scrub(f"{error.describe()} after {attempts} {plural}: {error.message}", secrets)
+                # Scrubbed of secrets, and of personal data a server might echo back from the prompt.
+                message = redact(scrub(f"{error.describe()} after {attempts} {plural}: {error.message}", secrets) or "")[0]
                 result = ModelResult(
                     key=p.key, status="failed", text=None, finish_reason=None, model=None,
                     prompt_tokens=0, completion_tokens=0, latency_s=latency, cost=0.0,
@@ -458,6 +461,12 @@ class ModelGateway:
             stats.cache_hits, stats.blocked, stats.failed, stats.retries, stats.prompt_tokens,
             stats.completion_tokens, stats.cost, stats.latency_p50_s, stats.latency_p95_s, stats.wall_s, simulated,
         )
+        blocked = Counter(r.error for r in results if r is not None and r.status == "blocked_kvkk")
+        if blocked:
+            self.log.info(
+                "KVKK kept %d request(s) away from %s endpoint %s: %s",
+                stats.blocked, s.locality, s.endpoint, "; ".join(f"{reason} ({n})" for reason, n in blocked.most_common()),
+            )
         failures = [r for r in results if r is not None and r.status == "failed"]
         for r in failures[:5]:
             self.log.warning("model call failed (cache key %s…): %s", r.key[:12], r.error)
