@@ -39,6 +39,7 @@ CHROMIUM_ARGS = [
 SERVER_START_TIMEOUT_S = 120
 RUN_TIMEOUT_S = 180
 UI_TIMEOUT_MS = 30_000
+NUX_TIMEOUT_MS = 20_000
 
 LOCATION = "anka_assets.definitions"  # `-m anka_assets.definitions` names the code location after the module
 SEEDS = {
@@ -272,11 +273,6 @@ def browser_page(tmp_path: Path):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.set_default_timeout(UI_TIMEOUT_MS)
-            # A fresh instance greets the first visitor with a "Join the Dagster community" dialog over
-            # the page, whenever it finishes loading: dismiss it before any action it could cover.
-            page.add_locator_handler(
-                page.get_by_role("button", name="Skip", exact=True), lambda skip: skip.click()
-            )
             yield page
         finally:
             browser.close()
@@ -327,6 +323,49 @@ def _read_seed_tasks(duckdb_path: Path) -> list[tuple[str, str, str]]:
     raise AssertionError("unreachable")
 
 
+def _dismiss_community_dialog(page) -> None:
+    """Skip the "Join the Dagster community" dialog of a fresh instance.
+
+    The UI served from 127.0.0.1/localhost opens it about a second after *every* full page load until
+    it is dismissed (then it remembers: localStorage and the instance), so it can pop up over a menu
+    that is open at that moment and close it. Wait for it once, up front, and skip it; a locator
+    handler stays registered as a safety net for later actions.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError, expect
+
+    skip = page.get_by_role("button", name="Skip", exact=True)
+    try:
+        skip.wait_for(state="visible", timeout=NUX_TIMEOUT_MS)
+    except PlaywrightTimeoutError:
+        pass  # not shown: already dismissed on this instance, or a UI without it
+    else:
+        skip.click()
+        expect(skip).to_be_hidden()
+    page.add_locator_handler(skip, lambda button: button.click())
+
+
+def _pick_partition(page, dialog, partition: str) -> None:
+    """Select one partition in the launch dialog's partition picker (a popover menu of checkboxes)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError, expect
+
+    picker = dialog.get_by_text("Select a partition or create one")
+    filter_box = page.get_by_placeholder("Filter partitions")
+    item = page.get_by_role("menuitem").filter(has=page.get_by_text(partition, exact=True))
+    for attempt in range(3):
+        if not filter_box.is_visible():  # (re)open the picker unless it is open already
+            picker.click()
+        try:
+            item.wait_for(state="visible", timeout=10_000)
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
+    item.click()
+    # Close the picker by clicking the dialog's title (Escape would close the whole dialog).
+    dialog.get_by_text("Launch runs to materialize").first.click()
+    expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
+
+
 def test_materialize_one_partition_from_the_ui(browser_page, dagster_server: Server, tmp_path: Path):
     from playwright.sync_api import expect
 
@@ -338,6 +377,7 @@ def test_materialize_one_partition_from_the_ui(browser_page, dagster_server: Ser
     try:
         # 1. The `seeds` group's lineage graph shows seed_tasks (and its upstream) with 2 partitions each.
         page.goto(group_url)
+        _dismiss_community_dialog(page)
         seed_node = page.get_by_text("seed_tasks", exact=True).first
         expect(seed_node).to_be_visible()
         partition_counts = page.get_by_text("2 partitions", exact=True)
@@ -359,11 +399,7 @@ def test_materialize_one_partition_from_the_ui(browser_page, dagster_server: Ser
         page.get_by_role("button", name="Materialize all…").click()
         dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
         expect(dialog).to_be_visible()
-        dialog.get_by_text("Select a partition or create one").click()
-        page.get_by_role("menuitem").filter(has=page.get_by_text("hukuk", exact=True)).click()
-        # Close the partition picker by clicking the dialog's title.
-        dialog.get_by_text("Launch runs to materialize").first.click()
-        expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
+        _pick_partition(page, dialog, "hukuk")
         launch = dialog.get_by_role("button", name="Launch 1 run")
         expect(launch).to_be_enabled()
         page.screenshot(path=shots / "03_launch_dialog.png")

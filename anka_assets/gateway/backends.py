@@ -39,6 +39,10 @@ __all__ = [
 
 _MAX_ERROR_CHARS = 600
 
+# The HTTP client logs one INFO line per request; the gateway logs its own per-run summary instead.
+for _noisy in ("httpx", "httpx2", "openai"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
+
 
 def _short(text: str) -> str:
     text = " ".join(str(text).split())
