@@ -28,55 +28,16 @@ from anka_assets.simulator import (
     count_tokens,
 )
 
+from anka_assets import parsing
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 QUESTION = "Türk Medeni Kanunu'na göre mirasçılık sıralamasını açıklayınız."
 
-COT_FORMAT = {
-    "type": "json_schema",
-    "json_schema": {
-        "name": "cot_answer",
-        "strict": True,
-        "schema": {
-            "type": "object",
-            "properties": {"adimlar": {"type": "array", "items": {"type": "string"}}, "cevap": {"type": "string"}},
-            "required": ["adimlar", "cevap"],
-            "additionalProperties": False,
-        },
-    },
-}
-JUDGE_FORMAT = {
-    "type": "json_schema",
-    "json_schema": {
-        "name": "judge_verdict",
-        "strict": True,
-        "schema": {
-            "type": "object",
-            "properties": {
-                "dogruluk": {"type": "integer"},
-                "kulturel_uygunluk": {"type": "integer"},
-                "halusinasyon": {"type": "boolean"},
-                "halusinasyon_iddiasi": {"type": ["string", "null"]},
-                "gerekce": {"type": "string"},
-            },
-            "required": ["dogruluk", "kulturel_uygunluk", "halusinasyon", "halusinasyon_iddiasi", "gerekce"],
-            "additionalProperties": False,
-        },
-    },
-}
-TASK_FORMAT = {
-    "type": "json_schema",
-    "json_schema": {
-        "name": "task_list",
-        "strict": True,
-        "schema": {
-            "type": "object",
-            "properties": {"gorevler": {"type": "array", "items": {"type": "string"}}},
-            "required": ["gorevler"],
-            "additionalProperties": False,
-        },
-    },
-}
+# The response formats the refinery really sends (the contract lives beside the parsers).
+COT_FORMAT = parsing.COT_RESPONSE_FORMAT
+JUDGE_FORMAT = parsing.JUDGE_RESPONSE_FORMAT
+TASK_FORMAT = parsing.TASK_LIST_RESPONSE_FORMAT
 
 SEED_PROMPT = (
     "Aşağıdaki örnek görevlere benzer {n} yeni görev üret. Görevler Türkçe ve birbirinden farklı olsun.\n"
@@ -495,7 +456,6 @@ def test_cli_starts_and_answers():
 
 
 def test_outputs_match_the_project_parsers(sim, http):
-    parsing = pytest.importorskip("anka_assets.parsing")
     tagged_prompt = "Yanıtı <adimlar> ... </adimlar> ve <cevap> ... </cevap> etiketleriyle ver.\n" + QUESTION
     cases = [
         (chat_body(response_format=parsing.COT_RESPONSE_FORMAT), parsing.parse_cot),

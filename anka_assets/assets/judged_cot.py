@@ -265,27 +265,19 @@ def build_review_queue(partitions_def: PartitionsDefinition):
     @asset(
         name="review_queue",
         partitions_def=partitions_def,
-        deps=["judged_cot"],
         group_name="distillation",
         kinds={"csv"},
         description="The judged answers of one domain as a CSV an expert opens in a spreadsheet "
         "(`data/review_queue/<domain>.csv`); verdicts saved to `data/reviews/<domain>.csv` are applied "
         "the next time judged_cot is materialized.",
     )
-    def review_queue(context: AssetExecutionContext, paths: RefineryPaths) -> MaterializeResult:
-        import duckdb
-
-        from anka_assets.settings import SCHEMA
-
-        domain = context.partition_key
-        with duckdb.connect(paths.warehouse, read_only=True) as con:
-            judged = con.execute(f"select * from {SCHEMA}.judged_cot where domain = ?", [domain]).pl()
-        path = Path(paths.review_queue_dir) / f"{domain}.csv"
-        count = write_review_queue(judged, path)
+    def review_queue(context: AssetExecutionContext, paths: RefineryPaths, judged_cot: pl.DataFrame) -> MaterializeResult:
+        path = Path(paths.review_queue_dir) / f"{context.partition_key}.csv"
+        count = write_review_queue(judged_cot, path)
         return MaterializeResult(metadata={
             "path": MetadataValue.path(str(path)), "rows": count,
-            "already_reviewed": int(judged["expert_verdict"].is_not_null().sum()),
-            "not_passed": int((~judged["passed"]).sum()),
+            "already_reviewed": int(judged_cot["expert_verdict"].is_not_null().sum()),
+            "not_passed": int((~judged_cot["passed"]).sum()),
         })
 
     return review_queue

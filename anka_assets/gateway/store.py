@@ -211,16 +211,8 @@ def insert_audit_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[AuditRow]) 
     con.execute(f"INSERT INTO {AUDIT_TABLE} ({names}) SELECT {select}", [list(c) for c in columns])
 
 
-_OUTCOME_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("status", "VARCHAR"),
-    ("attempts", "INTEGER"),
-    ("prompt_tokens", "BIGINT"),
-    ("completion_tokens", "BIGINT"),
-    ("latency_s", "DOUBLE"),
-    ("cost", "DOUBLE"),
-    ("error", "VARCHAR"),
-    ("completed_at", "TIMESTAMP"),
-)
+#: The audit columns filled in when a request completes: everything from `status` on.
+_OUTCOME_COLUMNS: tuple[tuple[str, str], ...] = AUDIT_COLUMNS[[n for n, _ in AUDIT_COLUMNS].index("status"):]
 
 _CACHE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("key", "VARCHAR"),
