@@ -159,7 +159,7 @@ def test_commercial_teacher_never_sees_confidential_or_personal_data(tmp_path, t
                           review_queue_dir=str(tmp_path / "q"), warehouse=str(tmp_path / "w.duckdb"))
     teacher = endpoint("teacher", teacher_sim, locality="commercial")
     judge = endpoint("judge", judge_sim, locality="commercial")
-    assert distill(paths, teacher, judge, "kisisel").success
+    assert distill(paths, teacher, judge, "kisisel", expand_to=30).success
 
     tasks = load_seed_file(seeds / "kisisel.yaml").tasks
     allowed = {t.instruction for t in tasks if t.sensitivity == "public" and not find_pii(t.instruction)}
@@ -170,6 +170,8 @@ def test_commercial_teacher_never_sees_confidential_or_personal_data(tmp_path, t
     assert not any(text in sent_text for text in refused)
     assert not find_pii(sent_text)
 
+    expanded = read_table(paths, "expanded_tasks")
+    assert len(expanded) > 0 and set(expanded["sensitivity"]) == {"public"}  # only public parents could reach it
     raw = read_table(paths, "raw_cot")
     blocked = raw.filter(pl.col("status") == "blocked_kvkk")
     assert set(blocked["instruction"]) == refused

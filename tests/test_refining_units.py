@@ -10,7 +10,7 @@ from anka_assets.assets.judged_cot import JudgeConfig, decide, text_signals
 from anka_assets.dedup import NearDuplicateIndex, jaccard
 from anka_assets.prompts import load_prompt
 from anka_assets.review import ExpertVerdict, ReviewFileError, load_reviews
-from anka_assets.seed_loader import SeedTask, seed_id_for
+from anka_assets.seed_loader import SENSITIVITY_RANK, SeedTask, seed_id_for
 
 # --- expansion --------------------------------------------------------------------------------------
 
@@ -37,6 +37,20 @@ def test_plan_expansion_cycles_parents_with_new_rounds():
     jobs = plan_expansion([task(1), task(2)], ExpansionConfig(target_per_domain=12, tasks_per_request=2, oversample=1.0))
     assert len(jobs) == 5
     assert [j.round for j in jobs] == [0, 0, 1, 1, 2]
+
+
+def test_expansion_prompts_never_carry_stricter_seeds_as_context():
+    curated = [task(1), task(2, sensitivity="confidential"), task(3), task(4, sensitivity="internal"), task(5)]
+    jobs = plan_expansion(curated, ExpansionConfig(target_per_domain=10, tasks_per_request=1, oversample=1.0,
+                                                   examples_per_prompt=2))
+    by_text = {t.instruction: t for t in curated}
+    for job in jobs:
+        assert job.examples and job.parent.instruction not in job.examples
+        for example in job.examples:
+            # The request is labelled with the parent's sensitivity: nothing stricter may ride along.
+            assert SENSITIVITY_RANK[by_text[example].sensitivity] <= SENSITIVITY_RANK[job.parent.sensitivity]
+    public_parent = next(j for j in jobs if j.parent.seed_id == curated[0].seed_id)
+    assert public_parent.examples == (curated[2].instruction, curated[4].instruction)
 
 
 def test_plan_expansion_off():

@@ -34,7 +34,14 @@ from anka_assets.parsing import TASK_LIST_RESPONSE_FORMAT, parse_task_list
 from anka_assets.prompts import PromptTemplate, load_prompt
 from anka_assets.resources import RefineryPaths
 from anka_assets.schemas import SeedTasksSchema, SeedTasksType
-from anka_assets.seed_loader import SeedTask, load_seed_file, seed_id_for, task_content_hash, validate_instruction
+from anka_assets.seed_loader import (
+    SENSITIVITY_RANK,
+    SeedTask,
+    load_seed_file,
+    seed_id_for,
+    task_content_hash,
+    validate_instruction,
+)
 from anka_assets.text.pii import find_pii
 from anka_assets.text.signals import detect_language
 
@@ -72,17 +79,35 @@ def plan_expansion(curated: Sequence[SeedTask], cfg: ExpansionConfig) -> list[Ex
     if missing <= 0 or not curated or cfg.tasks_per_request <= 0:
         return []
     requests = math.ceil(missing * cfg.oversample / cfg.tasks_per_request)
-    ordered = sorted(curated, key=lambda t: t.source_line)
+    # Seeds with personal data are no parents: their offspring would echo it, and screening drops those.
+    ordered = sorted((t for t in curated if not find_pii(t.instruction)), key=lambda t: t.source_line)
+    if not ordered:
+        return []
     jobs = []
     for i in range(requests):
-        parent = ordered[i % len(ordered)]
+        position = i % len(ordered)
+        parent = ordered[position]
         round_ = i // len(ordered)  # more rounds than parents: the same parent again, another sample
-        examples = tuple(
-            ordered[(i + k) % len(ordered)].instruction for k in range(1, cfg.examples_per_prompt + 1)
-            if len(ordered) > k
-        )
-        jobs.append(ExpansionJob(parent, cfg.tasks_per_request, examples, round_))
+        jobs.append(ExpansionJob(parent, cfg.tasks_per_request, _examples(ordered, position, cfg.examples_per_prompt), round_))
     return jobs
+
+
+def _examples(ordered: Sequence[SeedTask], position: int, count: int) -> tuple[str, ...]:
+    """The next `count` tasks after the parent (in file order) that are no stricter than the parent.
+
+    KVKK: the request carries the parent's sensitivity, so context from a stricter seed (a confidential
+    task shown beside a public one) must never ride along to an endpoint the parent may reach. Tasks
+    with personal data are no examples either (the gateway would refuse the whole prompt)."""
+    parent = ordered[position]
+    limit = SENSITIVITY_RANK[parent.sensitivity]
+    picked = []
+    for step in range(1, len(ordered)):
+        task = ordered[(position + step) % len(ordered)]
+        if len(picked) == count:
+            break
+        if SENSITIVITY_RANK[task.sensitivity] <= limit and not find_pii(task.instruction):
+            picked.append(task.instruction)
+    return tuple(picked)
 
 
 def expansion_request(job: ExpansionJob, template: PromptTemplate, cfg: ExpansionConfig) -> ModelRequest:
