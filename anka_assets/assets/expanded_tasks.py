@@ -23,14 +23,17 @@ from dagster import (
     PartitionsDefinition,
     asset,
 )
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from anka_assets.assets.seed_tasks import tasks_frame
 from anka_assets.dedup import NearDuplicateIndex
-from anka_assets.gateway import ModelEndpoint, ModelRequest
+from distilabel.steps.tasks import Task
+
+from anka_assets.gateway import ModelEndpoint, ModelResult
+from anka_assets.gateway.distilabel_llm import GatewayLLM
 from anka_assets.metadata import md_counts, md_preview
-from anka_assets.model_calls import all_results, ask_parsed, call_metrics, domain_label
-from anka_assets.parsing import TASK_LIST_RESPONSE_FORMAT, parse_task_list
+from anka_assets.model_calls import call_metrics, domain_label
+from anka_assets.parsing import TASK_LIST_RESPONSE_FORMAT, ParseError, parse_task_list
 from anka_assets.prompts import PromptTemplate, load_prompt
 from anka_assets.resources import RefineryPaths
 from anka_assets.schemas import SeedTasksSchema, SeedTasksType
@@ -110,19 +113,78 @@ def _examples(ordered: Sequence[SeedTask], position: int, count: int) -> tuple[s
     return tuple(picked)
 
 
-def expansion_request(job: ExpansionJob, template: PromptTemplate, cfg: ExpansionConfig) -> ModelRequest:
-    return ModelRequest(
-        messages=template.messages(
-            domain_label=domain_label(job.parent.domain), instruction=job.parent.instruction,
-            count=job.count, examples=list(job.examples),
-        ),
-        params={"temperature": cfg.temperature, "max_tokens": cfg.max_tokens, "seed": job.round,
-                "response_format": TASK_LIST_RESPONSE_FORMAT},
-        template_version=template.version,
-        seed_id=job.parent.seed_id,
-        sensitivity=job.parent.sensitivity,
-        sample_index=job.round,
-    )
+class TurkishTaskExpansion(Task):
+    """distilabel task: evol-instruct in Turkish from one parent task, with our versioned Jinja prompt.
+
+    Inputs: `instruction` (the parent), `domain_label`, `count`, `examples`; output: `gorevler`
+    (None when the answer cannot be parsed). Run it with a `GatewayLLM` so that every call is
+    KVKK-guarded, cached and audited."""
+
+    prompt_name: str = "expand"
+    _template: PromptTemplate | None = PrivateAttr(default=None)
+
+    def load(self) -> None:
+        super().load()
+        self._template = load_prompt(self.prompt_name)
+
+    @property
+    def template(self) -> PromptTemplate:
+        return self._template or load_prompt(self.prompt_name)
+
+    @property
+    def inputs(self) -> list[str]:
+        return ["instruction", "domain_label", "count", "examples"]
+
+    @property
+    def outputs(self) -> list[str]:
+        return ["gorevler", "model_name"]
+
+    def format_input(self, input: dict) -> list[dict[str, str]]:
+        return self.template.messages(
+            domain_label=input["domain_label"], instruction=input["instruction"],
+            count=input["count"], examples=list(input["examples"]),
+        )
+
+    def format_output(self, output: str | None, input: dict | None = None) -> dict:
+        try:
+            return {"gorevler": parse_task_list(output or "")}
+        except ParseError:
+            return {"gorevler": None}
+
+
+def expansion_labels(jobs: Sequence[ExpansionJob], attempt: int) -> list[dict]:
+    """KVKK labels and per-row parameters of expansion requests (a re-ask is its own cache entry)."""
+    return [
+        {"seed_id": j.parent.seed_id, "sensitivity": j.parent.sensitivity, "sample_index": j.round,
+         "repair_attempt": attempt, "params": {"seed": j.round + 1000 * attempt}}
+        for j in jobs
+    ]
+
+
+def run_expansion(
+    task: TurkishTaskExpansion, llm: GatewayLLM, jobs: Sequence[ExpansionJob], max_repairs: int
+) -> tuple[list[list[str] | None], list[ModelResult]]:
+    """Ask the teacher for each job through the distilabel task; re-ask malformed task lists."""
+    found: list[list[str] | None] = [None] * len(jobs)
+    results: list[ModelResult] = []
+    pending = list(range(len(jobs)))
+    for attempt in range(max_repairs + 1):
+        if not pending:
+            break
+        rows = [{"instruction": jobs[i].parent.instruction, "domain_label": domain_label(jobs[i].parent.domain),
+                 "count": jobs[i].count, "examples": list(jobs[i].examples)} for i in pending]
+        with llm.bind(expansion_labels([jobs[i] for i in pending], attempt)):
+            outputs = next(task.process(rows))
+        made = llm.last_results
+        results += made
+        retry = []
+        for i, out, result in zip(pending, outputs, made):
+            if out["gorevler"] is not None:
+                found[i] = out["gorevler"]
+            elif result.ok:  # answered, but not a task list: ask again
+                retry.append(i)
+        pending = retry
+    return found, results
 
 
 def screen_candidate(text: str) -> tuple[str | None, str | None]:
@@ -202,17 +264,23 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
             accepted, parents, rejected = [], [], Counter()
             if jobs:
                 gateway = gateway or teacher.open_gateway(paths.warehouse, log=context.log)
-                requests = [expansion_request(job, template, config) for job in jobs]
-                answers = ask_parsed(gateway, requests, parse_task_list, asset="expanded_tasks",
-                                     partition=domain, run_id=context.run_id, max_repairs=config.max_repairs)
-                results += all_results(answers)
-                proposals = [(job.parent, a.parsed or []) for job, a in zip(jobs, answers)]
-                model = next((a.result.model for a in answers if a.result.model), None) or "teacher"
-                accepted, parents, rejected = accept_candidates(
-                    domain, curated, proposals, config.target_per_domain - len(curated),
-                    config.near_duplicate_threshold, source=f"teacher:{model} ({template.version})",
+                llm = GatewayLLM.for_gateway(
+                    gateway, asset="expanded_tasks", partition=domain, run_id=context.run_id,
+                    template_version=template.version,
+                    generation_kwargs={"temperature": config.temperature, "max_tokens": config.max_tokens,
+                                       "response_format": TASK_LIST_RESPONSE_FORMAT},
                 )
-                rejected["request_not_ok"] += sum(a.status != "ok" for a in answers)
+                task = TurkishTaskExpansion(llm=llm)
+                task.load()
+                found, made = run_expansion(task, llm, jobs, config.max_repairs)
+                results += made
+                model = next((r.model for r in made if r.model), None) or gateway.settings.model
+                accepted, parents, rejected = accept_candidates(
+                    domain, curated, [(job.parent, tasks or []) for job, tasks in zip(jobs, found)],
+                    config.target_per_domain - len(curated), config.near_duplicate_threshold,
+                    source=f"teacher:{model} ({template.version})",
+                )
+                rejected["request_without_tasks"] += sum(tasks is None for tasks in found)
             frames.append(tasks_frame(accepted, origin="expanded", parents=parents))
             rejected_total += rejected
             meta_rows.append((domain, len(curated), len(jobs), len(accepted), sum(rejected.values())))
