@@ -20,13 +20,14 @@ from pathlib import Path
 import polars as pl
 
 from anka_assets.errors import InputFileError
-from anka_assets.text.normalize import MojibakeError, normalize_text, turkish_lower
+from anka_assets.text.normalize import MojibakeError, label_key, normalize_text
 
+#: Keys are `label_key` forms (Turkish case fold, ı→i), so "ONAY", "Hayır" and "HAYIR" all match.
 VERDICT_ALIASES = {
     "approve": "approve", "approved": "approve", "onay": "approve", "onayla": "approve",
-    "onaylandı": "approve", "kabul": "approve", "evet": "approve",
+    "onaylandi": "approve", "kabul": "approve", "evet": "approve",
     "reject": "reject", "rejected": "reject", "ret": "reject", "red": "reject", "reddet": "reject",
-    "reddedildi": "reject", "hayır": "reject",
+    "reddedildi": "reject", "hayir": "reject",
 }
 REQUIRED_COLUMNS = ("row_id", "verdict")
 OPTIONAL_COLUMNS = ("note", "reviewer")
@@ -78,7 +79,7 @@ def load_reviews(path: Path | str) -> dict[str, ExpertVerdict]:
         rows = list(reader)
     except csv.Error as exc:
         raise ReviewFileError(path, [f"line {reader.line_num}: CSV syntax error: {exc}"]) from None
-    header = [turkish_lower(h.strip()) for h in rows[0]]
+    header = [label_key(h) for h in rows[0]]
     problems: list[str] = []
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
@@ -102,7 +103,7 @@ def load_reviews(path: Path | str) -> dict[str, ExpertVerdict]:
             continue
         if not raw_verdict:
             continue  # not reviewed yet: an exported queue may come back partly filled in
-        verdict = VERDICT_ALIASES.get(turkish_lower(raw_verdict))
+        verdict = VERDICT_ALIASES.get(label_key(raw_verdict))
         if verdict is None:
             problems.append(
                 f"line {line_no}, column 'verdict': unknown verdict {raw_verdict!r} (use approve or reject; "

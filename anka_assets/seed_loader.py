@@ -32,8 +32,8 @@ from anka_assets.text.normalize import (
     count_letters,
     normalize_text,
     stable_id,
+    label_key,
     task_key,
-    turkish_lower,
 )
 
 SENSITIVITIES = ("public", "internal", "confidential")
@@ -248,13 +248,13 @@ def _parse_task(item: _Node, index: int, domain: str, path: Path, problems: list
                 f"line {raw.line}, task #{index}, field 'sensitivity': expected one of "
                 f"{', '.join(SENSITIVITIES)}, got {_type_name(raw.value)}"
             )
-        elif turkish_lower(raw.value.strip()) not in SENSITIVITIES:
+        elif label_key(raw.value) not in SENSITIVITIES:
             problems.append(
                 f"line {raw.line}, task #{index}, field 'sensitivity': unknown value {raw.value!r} "
                 f"(allowed: {', '.join(SENSITIVITIES)}; leave it out to mean confidential)"
             )
         else:
-            sensitivity = turkish_lower(raw.value.strip())
+            sensitivity = label_key(raw.value)
 
     tags: list[str] = []
     if "tags" in fields and fields["tags"].value is not None:

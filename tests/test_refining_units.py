@@ -171,9 +171,10 @@ def write(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:
 
 
 def test_reviews_comma_and_semicolon_and_turkish_words(tmp_path):
-    path = write(tmp_path, "row_id;Verdict;note;reviewer\nr1;ONAY;İyi;Uzman A\nr2;Reddet;;\nr3;;;\n", "utf-8-sig")
+    path = write(tmp_path, "ROW_ID;Verdict;note;reviewer\nr1;ONAY;İyi;Uzman A\nr2;Reddet;;\nr3;;;\nr4;HAYIR;;\nr5;APPROVE;;\n",
+                 "utf-8-sig")
     verdicts = load_reviews(path)
-    assert {k: v.verdict for k, v in verdicts.items()} == {"r1": "approve", "r2": "reject"}
+    assert {k: v.verdict for k, v in verdicts.items()} == {"r1": "approve", "r2": "reject", "r4": "reject", "r5": "approve"}
     assert verdicts["r1"].note == "İyi" and verdicts["r1"].reviewer == "Uzman A" and verdicts["r2"].note is None
     path = write(tmp_path, "row_id,verdict\nr1,approve\n")
     assert load_reviews(path)["r1"].verdict == "approve"

@@ -45,6 +45,16 @@ def test_good_file(tmp_path):
     assert task.source_line == 4
 
 
+@pytest.mark.parametrize(("written", "label"), [("PUBLIC", "public"), ("Internal", "internal"), ("CONFİDENTİAL", "confidential")])
+def test_sensitivity_labels_are_case_insensitive_in_both_alphabets(tmp_path, written, label):
+    result = load(tmp_path, f"""
+        tasks:
+          - instruction: "{GOOD}"
+            sensitivity: {written}
+        """)
+    assert result.tasks[0].sensitivity == label
+
+
 def test_missing_sensitivity_means_confidential(tmp_path):
     result = load(tmp_path, f"""
         tasks:

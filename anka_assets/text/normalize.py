@@ -18,6 +18,7 @@ __all__ = [
     "collapse_whitespace",
     "turkish_lower",
     "turkish_upper",
+    "label_key",
     "repair_mojibake",
     "normalize_text",
     "task_key",
@@ -65,6 +66,12 @@ def collapse_whitespace(text: str) -> str:
 def turkish_lower(text: str) -> str:
     """Lower-case with Turkish rules: 'I'→'ı', 'İ'→'i' (str.lower gives 'i̇' for 'İ')."""
     return nfc(text).replace("I", "ı").replace("İ", "i").lower()
+
+
+def label_key(text: str) -> str:
+    """Key for matching a label against a fixed vocabulary in English or Turkish ("PUBLIC", "Onay",
+    "REDDET", "İç"): Turkish case folding, then ı→i, so both spellings of an ASCII word meet."""
+    return turkish_lower(text.strip()).replace("ı", "i")
 
 
 def turkish_upper(text: str) -> str:
