@@ -8,6 +8,7 @@ near-duplicate, Turkish-aware keys) against the curated tasks and each other, an
 parent's sensitivity. `seed_tasks` unions them with the curated tasks (see docs/ARCHITECTURE.md).
 """
 
+import logging
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -111,6 +112,12 @@ def _examples(ordered: Sequence[SeedTask], position: int, count: int) -> tuple[s
         if SENSITIVITY_RANK[task.sensitivity] <= limit and not find_pii(task.instruction):
             picked.append(task.instruction)
     return tuple(picked)
+
+
+EXPANSION_STEP = "turkish_task_expansion"
+# We run the task on its own (task.load / task.process), never in a distilabel Pipeline, on purpose:
+# silence distilabel's warning that it was created outside a Pipeline context.
+logging.getLogger(f"distilabel.step.{EXPANSION_STEP}").setLevel(logging.ERROR)
 
 
 class TurkishTaskExpansion(Task):
@@ -270,7 +277,7 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
                     generation_kwargs={"temperature": config.temperature, "max_tokens": config.max_tokens,
                                        "response_format": TASK_LIST_RESPONSE_FORMAT},
                 )
-                task = TurkishTaskExpansion(llm=llm)
+                task = TurkishTaskExpansion(llm=llm, name=EXPANSION_STEP)
                 task.load()
                 found, made = run_expansion(task, llm, jobs, config.max_repairs)
                 results += made
