@@ -32,7 +32,7 @@ from distilabel.steps.tasks import Task
 
 from anka_assets.gateway import ModelEndpoint, ModelResult
 from anka_assets.gateway.distilabel_llm import GatewayLLM
-from anka_assets.metadata import md_counts, md_preview
+from anka_assets.metadata import md_counts, md_preview, md_table
 from anka_assets.model_calls import call_metrics, domain_label
 from anka_assets.parsing import TASK_LIST_RESPONSE_FORMAT, ParseError, parse_task_list
 from anka_assets.prompts import PromptTemplate, load_prompt
@@ -295,10 +295,7 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
         df = pl.concat(frames) if frames else tasks_frame([])
         yield Output(df, metadata={
             "dagster/row_count": len(df),
-            "domains": MetadataValue.md(
-                "| domain | curated | requests | accepted | rejected |\n|---|---|---|---|---|\n"
-                + "\n".join(f"| {' | '.join(map(str, r))} |" for r in meta_rows)
-            ),
+            "domains": MetadataValue.md(md_table(meta_rows, ["domain", "curated", "requests", "accepted", "rejected"])),
             **{f"rejected_{k}": v for k, v in sorted(rejected_total.items())},
             "rejected_by_reason": MetadataValue.md(md_counts(rejected_total, "reason", "candidates")),
             **call_metrics(results),
