@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import polars as pl
-import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
 from anka_assets.definitions import build_definitions

@@ -17,12 +17,10 @@ from dataclasses import dataclass
 import polars as pl
 from dagster import (
     AssetExecutionContext,
-    BackfillPolicy,
     Config,
     MetadataValue,
     Output,
     PartitionsDefinition,
-    asset,
 )
 from pydantic import Field, PrivateAttr
 
@@ -30,6 +28,7 @@ from anka_assets.assets.seed_tasks import tasks_frame
 from anka_assets.dedup import NearDuplicateIndex
 from distilabel.steps.tasks import Task
 
+from anka_assets.assets import domain_table
 from anka_assets.gateway import ModelEndpoint, ModelResult
 from anka_assets.gateway.distilabel_llm import GatewayLLM
 from anka_assets.metadata import md_counts, md_preview, md_table
@@ -37,7 +36,7 @@ from anka_assets.model_calls import call_metrics, domain_label
 from anka_assets.parsing import TASK_LIST_RESPONSE_FORMAT, ParseError, parse_task_list
 from anka_assets.prompts import PromptTemplate, load_prompt
 from anka_assets.resources import RefineryPaths
-from anka_assets.schemas import SeedTasksSchema, SeedTasksType
+from anka_assets.schemas import SeedTasksType
 from anka_assets.seed_loader import (
     SENSITIVITY_RANK,
     SeedTask,
@@ -248,15 +247,12 @@ def accept_candidates(
 
 
 def build_expanded_tasks(partitions_def: PartitionsDefinition):
-    @asset(
+    @domain_table(
+        partitions_def,
         name="expanded_tasks",
-        partitions_def=partitions_def,
-        backfill_policy=BackfillPolicy.single_run(),
         pool="teacher",
-        metadata={"partition_expr": "domain"},
         dagster_type=SeedTasksType,
         group_name="seeds",
-        kinds={"duckdb", "polars"},
         description="Teacher-generated Turkish tasks derived from each curated seed (evol-instruct), validated "
         "like curated ones, deduplicated with Turkish-aware keys, inheriting the parent's sensitivity.",
     )

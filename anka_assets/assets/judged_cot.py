@@ -19,7 +19,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    BackfillPolicy,
     Config,
     MaterializeResult,
     MetadataValue,
@@ -29,6 +28,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from anka_assets.assets import domain_table
 from anka_assets.gateway import ModelEndpoint, ModelRequest
 from anka_assets.metadata import md_preview, md_table
 from anka_assets.model_calls import Answer, all_results, ask_parsed, call_metrics, domain_label, status_metadata
@@ -201,17 +201,14 @@ def score_distribution(df: pl.DataFrame) -> str:
 
 
 def build_judged_cot(partitions_def: PartitionsDefinition):
-    @asset(
+    @domain_table(
+        partitions_def,
         name="judged_cot",
-        partitions_def=partitions_def,
-        backfill_policy=BackfillPolicy.single_run(),
         pool="judge",
-        metadata={"partition_expr": "domain"},
         dagster_type=JudgedCotType,
         check_specs=[AssetCheckSpec("pass_rate", asset="judged_cot",
                                     description="Share of passed rows is at least JudgeConfig.pass_rate_floor.")],
         group_name="distillation",
-        kinds={"duckdb", "polars"},
         description="Judge scores (doğruluk, kültürel uygunluk, halüsinasyon), deterministic signals (language, "
         "personal data, refusal, repetition, length, steps, foreign script) and expert verdicts, with a pass "
         "flag and reject reasons for every raw_cot row.",

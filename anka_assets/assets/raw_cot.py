@@ -11,15 +11,14 @@ from collections.abc import Sequence
 import polars as pl
 from dagster import (
     AssetExecutionContext,
-    BackfillPolicy,
     Config,
     MetadataValue,
     Output,
     PartitionsDefinition,
-    asset,
 )
 from pydantic import Field
 
+from anka_assets.assets import domain_table
 from anka_assets.gateway import ModelEndpoint, ModelRequest
 from anka_assets.metadata import md_preview
 from anka_assets.model_calls import Answer, all_results, ask_parsed, call_metrics, domain_label, status_metadata
@@ -99,15 +98,12 @@ def cot_rows(tasks: pl.DataFrame, answers: Sequence[Answer[ParsedCot]], cfg: Raw
 
 
 def build_raw_cot(partitions_def: PartitionsDefinition):
-    @asset(
+    @domain_table(
+        partitions_def,
         name="raw_cot",
-        partitions_def=partitions_def,
-        backfill_policy=BackfillPolicy.single_run(),
         pool="teacher",
-        metadata={"partition_expr": "domain"},
         dagster_type=RawCotType,
         group_name="distillation",
-        kinds={"duckdb", "polars"},
         description="The teacher's step-by-step Turkish reasoning and final answer for every seed task "
         "(n samples), with tokens, latency, cost, cache use and a status for every (seed, sample) pair.",
     )

@@ -12,9 +12,9 @@ from dagster import (
     MetadataValue,
     Output,
     PartitionsDefinition,
-    asset,
 )
 
+from anka_assets.assets import domain_table
 from anka_assets.metadata import md_counts, md_preview
 from anka_assets.resources import RefineryPaths
 from anka_assets.schemas import SeedTasksSchema, SeedTasksType
@@ -100,10 +100,9 @@ def seed_metadata(result: SeedFileResult, df: pl.DataFrame) -> dict:
 
 
 def build_seed_tasks(partitions_def: PartitionsDefinition):
-    @asset(
+    @domain_table(
+        partitions_def,
         name="seed_tasks",
-        partitions_def=partitions_def,
-        metadata={"partition_expr": "domain"},
         dagster_type=SeedTasksType,
         check_specs=[
             AssetCheckSpec("seed_id_unique", asset="seed_tasks", blocking=True,
@@ -113,7 +112,6 @@ def build_seed_tasks(partitions_def: PartitionsDefinition):
             AssetCheckSpec("not_empty", asset="seed_tasks", description="The domain has at least one task."),
         ],
         group_name="seeds",
-        kinds={"duckdb", "polars"},
         description="Turkish tasks of one domain: the curated seed file `data/seeds/<domain>.yaml`, normalised "
         "(UTF-8 NFC, mojibake repaired) and deduplicated with Turkish-aware keys, plus the teacher-expanded "
         "tasks; each with a stable seed_id and a KVKK sensitivity (missing → confidential).",
