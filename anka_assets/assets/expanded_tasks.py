@@ -257,7 +257,6 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
         "like curated ones, deduplicated with Turkish-aware keys, inheriting the parent's sensitivity.",
     )
     def expanded_tasks(context: AssetExecutionContext, config: ExpansionConfig, paths: RefineryPaths, teacher: ModelEndpoint):
-        template = load_prompt("expand")
         frames, meta_rows, results = [], [], []
         rejected_total: Counter = Counter()
         gateway = None
@@ -269,12 +268,13 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
                 gateway = gateway or teacher.open_gateway(paths.warehouse, log=context.log)
                 llm = GatewayLLM.for_gateway(
                     gateway, asset="expanded_tasks", partition=domain, run_id=context.run_id,
-                    template_version=template.version,
                     generation_kwargs={"temperature": config.temperature, "max_tokens": config.max_tokens,
                                        "response_format": TASK_LIST_RESPONSE_FORMAT},
                 )
                 task = TurkishTaskExpansion(llm=llm, name=EXPANSION_STEP)
                 task.load()
+                template = task.template
+                llm.template_version = template.version  # the cache key follows the prompt file
                 found, made = run_expansion(task, llm, jobs, config.max_repairs)
                 results += made
                 model = next((r.model for r in made if r.model), None) or gateway.settings.model
