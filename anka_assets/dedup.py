@@ -24,8 +24,8 @@ def shingles(key: str, size: int = SHINGLE) -> set[bytes]:
 
 
 def jaccard(a: str, b: str) -> float:
-    sa, sb = shingles(dedup_key(a)), shingles(dedup_key(b))
-    return len(sa & sb) / len(sa | sb) if sa | sb else 1.0
+    """Similarity of two texts as the index measures it (on their dedup keys)."""
+    return _jaccard_keys(dedup_key(a), dedup_key(b))
 
 
 @dataclass

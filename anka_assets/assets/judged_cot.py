@@ -38,7 +38,13 @@ from anka_assets.resources import RefineryPaths
 from anka_assets.review import ExpertVerdict, load_reviews, write_review_queue
 from anka_assets.schemas import JudgedCotType
 from anka_assets.text.pii import find_pii
-from anka_assets.text.signals import detect_language, foreign_script_ratio, is_refusal, repetition_ratio
+from anka_assets.text.signals import (
+    detect_language,
+    foreign_script_ratio,
+    is_refusal,
+    reasoning_step_count,
+    repetition_ratio,
+)
 
 
 class JudgeConfig(Config):
@@ -87,7 +93,7 @@ def text_signals(steps: Sequence[str], answer: str | None) -> dict[str, Any]:
         "refusal": is_refusal(both),
         "repetition_ratio": float(repetition_ratio(both)),
         "foreign_script_ratio": float(foreign_script_ratio(both)),
-        "step_count": sum(1 for s in steps if s.strip()),
+        "step_count": reasoning_step_count(steps),
         "answer_chars": len(answer),
     }
 

@@ -17,11 +17,8 @@ from dagster import (
 from anka_assets.assets import domain_table
 from anka_assets.metadata import md_counts, md_preview
 from anka_assets.resources import RefineryPaths
-from anka_assets.schemas import SeedTasksSchema, SeedTasksType
+from anka_assets.schemas import SeedTasksType
 from anka_assets.seed_loader import SENSITIVITIES, SeedFileResult, SeedTask, load_seed_file
-
-SEED_TASKS_COLUMNS = list(SeedTasksSchema.to_schema().columns)
-
 
 def tasks_frame(tasks: list[SeedTask], origin: str = "curated", parents: list[list[str]] | None = None) -> pl.DataFrame:
     """Seed tasks as a table with the `seed_tasks` columns, in schema order."""
