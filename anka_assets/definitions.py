@@ -1,10 +1,23 @@
 """The Dagster code location: assembles assets, checks, resources and jobs. Nothing else lives here."""
 
-from dagster import Definitions
+import warnings
 
+from dagster import BetaWarning, Definitions, PreviewWarning
+from pydantic.warnings import UnsupportedFieldAttributeWarning
+
+# Where the code location loads (the UI, every run's subprocess, the CLI): Dagster's notices about the
+# beta/preview APIs we chose on purpose (Pandera types, backfill policies, observable sources) and
+# distilabel's pydantic field declarations are noise to a user. Filtered by category, nothing else.
+warnings.filterwarnings("ignore", category=BetaWarning)
+warnings.filterwarnings("ignore", category=PreviewWarning)
+warnings.filterwarnings("ignore", category=UnsupportedFieldAttributeWarning)
+
+from anka_assets.assets.curated_seeds import build_curated_seeds
 from anka_assets.assets.expanded_tasks import build_expanded_tasks
-from anka_assets.assets.judged_cot import build_judged_cot, build_review_queue
+from anka_assets.assets.expert_reviews import build_expert_reviews
+from anka_assets.assets.judged_cot import build_judged_cot
 from anka_assets.assets.raw_cot import build_raw_cot
+from anka_assets.assets.review_queue import build_review_queue
 from anka_assets.assets.seed_tasks import build_seed_tasks
 from anka_assets.gateway import ModelEndpoint
 from anka_assets.partitions import build_domain_partitions
@@ -21,11 +34,13 @@ def build_definitions(
     paths = paths or RefineryPaths.from_env()
     domains = build_domain_partitions(paths.seeds_dir)
     assets = [
+        build_curated_seeds(domains),
         build_expanded_tasks(domains),
         build_seed_tasks(domains),
         build_raw_cot(domains),
         build_judged_cot(domains),
         build_review_queue(domains),
+        build_expert_reviews(domains),
     ]
     return Definitions(
         assets=assets,

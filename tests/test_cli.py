@@ -85,7 +85,7 @@ def test_dagster_cli_backfill_of_two_partitions(project, faulty_simulator):
     small = json.dumps({"ops": {"expanded_tasks": {"config": {"target_per_domain": 4}}}})
     for domain in ("hukuk", "tarih"):
         run([dagster, "asset", "materialize", "-m", "anka_assets.definitions", "--select",
-             "expanded_tasks,seed_tasks", "--partition", domain, "--config-json", small], env, root)
+             "curated_seeds,expanded_tasks,seed_tasks", "--partition", domain, "--config-json", small], env, root)
     # One run over the partition range: the model-bound assets load their endpoint once for both domains.
     run([dagster, "asset", "materialize", "-m", "anka_assets.definitions", "--select", "raw_cot,judged_cot",
          "--partition-range", "hukuk...tarih"], env, root)

@@ -32,11 +32,15 @@ def test_asset_graph_edges(refinery):
     parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
                for key in graph.get_all_asset_keys()}
     assert parents == {
-        "expanded_tasks": set(),
-        "seed_tasks": {"expanded_tasks"},
+        "curated_seeds": set(),
+        "expanded_tasks": {"curated_seeds"},
+        "seed_tasks": {"curated_seeds", "expanded_tasks"},
         "raw_cot": {"seed_tasks"},
-        "judged_cot": {"raw_cot"},
+        "judged_cot": {"raw_cot", "expert_reviews"},
         "review_queue": {"judged_cot"},
+        "expert_reviews": set(),
     }
-    for name in ("expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue"):
+    assert not d.get_assets_def(AssetKey("expert_reviews")).is_materializable  # observed, never made here
+    for name in ("curated_seeds", "expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue",
+                 "expert_reviews"):
         assert d.get_assets_def(AssetKey(name)).partitions_def.get_partition_keys() == ["hukuk", "tarih"]

@@ -15,7 +15,7 @@ from anka_assets.simulator import FaultConfig, SimulatorServer
 from tests.conftest import FIXTURES, read_table
 
 PROMPTS = Path(__file__).resolve().parent.parent / "anka_assets" / "prompts"
-ALL = ["expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue"]
+ALL = ["curated_seeds", "expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue"]
 
 
 @pytest.fixture

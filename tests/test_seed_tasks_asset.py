@@ -16,7 +16,7 @@ def run(paths, partition, instance=None, raise_on_error=True):
     """Materialize the seed stage of one partition (teacher expansion off: curated tasks only)."""
     defs = build_definitions(paths)
     return materialize(
-        list(defs.assets), selection=["expanded_tasks", "seed_tasks"], partition_key=partition,
+        list(defs.assets), selection=["curated_seeds", "expanded_tasks", "seed_tasks"], partition_key=partition,
         resources=defs.resources, instance=instance, raise_on_error=raise_on_error, run_config=NO_EXPANSION,
     )
 
@@ -50,7 +50,9 @@ def test_materialize_partition_and_read_back(refinery):
     meta = mat.metadata
     assert meta["dagster/row_count"].value == 3
     assert meta["sensitivity_public"].value == 2 and meta["sensitivity_internal"].value == 1
-    assert meta["duplicates_collapsed"].value == 0
+    curated = result.asset_materializations_for_node("curated_seeds")[0].metadata
+    assert curated["duplicates_collapsed"].value == 0 and curated["dagster/row_count"].value == 3
+    assert curated["seed_file"].value.endswith("hukuk.yaml")
     assert "Borçlar" in meta["preview"].value
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"seed_id_unique": True, "sensitivity_present": True, "not_empty": True}
@@ -107,7 +109,7 @@ def test_new_seed_file_is_a_new_partition_without_code_change(refinery):
 
 def test_type_check_blocks_a_broken_contract(refinery, monkeypatch):
     """The Pandera schema is the asset's Dagster type: a broken table is never stored."""
-    import anka_assets.assets.seed_tasks as module
+    import anka_assets.assets.curated_seeds as module
 
     real = module.tasks_frame
 
@@ -121,7 +123,7 @@ def test_type_check_blocks_a_broken_contract(refinery, monkeypatch):
 
     with duckdb.connect(refinery.warehouse) as con:
         tables = con.execute("select table_name from information_schema.tables").fetchall()
-    assert ("seed_tasks",) not in tables
+    assert ("curated_seeds",) not in tables and ("seed_tasks",) not in tables
 
 
 def test_runs_are_recorded_in_a_persistent_instance(refinery, tmp_path):

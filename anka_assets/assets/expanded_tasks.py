@@ -24,7 +24,7 @@ from dagster import (
 )
 from pydantic import Field, PrivateAttr
 
-from anka_assets.assets.seed_tasks import tasks_frame
+from anka_assets.assets.curated_seeds import tasks_frame, tasks_from_frame
 from anka_assets.dedup import NearDuplicateIndex
 from distilabel.steps.tasks import Task
 
@@ -40,7 +40,6 @@ from anka_assets.schemas import SeedTasksType
 from anka_assets.seed_loader import (
     SENSITIVITY_RANK,
     SeedTask,
-    load_seed_file,
     seed_id_for,
     task_content_hash,
     validate_instruction,
@@ -256,12 +255,13 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
         description="Teacher-generated Turkish tasks derived from each curated seed (evol-instruct), validated "
         "like curated ones, deduplicated with Turkish-aware keys, inheriting the parent's sensitivity.",
     )
-    def expanded_tasks(context: AssetExecutionContext, config: ExpansionConfig, paths: RefineryPaths, teacher: ModelEndpoint):
+    def expanded_tasks(context: AssetExecutionContext, config: ExpansionConfig, paths: RefineryPaths,
+                       teacher: ModelEndpoint, curated_seeds: pl.DataFrame):
         frames, meta_rows, results = [], [], []
         rejected_total: Counter = Counter()
         gateway = None
         for domain in context.partition_keys:
-            curated = load_seed_file(paths.seeds_path / f"{domain}.yaml").tasks
+            curated = tasks_from_frame(curated_seeds.filter(pl.col("domain") == domain))
             jobs = plan_expansion(curated, config)
             accepted, parents, rejected = [], [], Counter()
             if jobs:

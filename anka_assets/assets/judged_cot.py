@@ -5,7 +5,7 @@ For every `raw_cot` row: the judge (`ANKA_JUDGE_*`) scores ok answers with a Tur
 language, personal data, refusal, repetition, length, reasoning steps and foreign-script signals; an
 expert verdict from `data/reviews/<domain>.csv` overrides the judge. `passed` and `reject_reasons`
 follow from `decide`, a pure function of the row and the thresholds in `JudgeConfig`.
-`review_queue` exports the result for experts as a spreadsheet-friendly CSV per domain.
+Expert verdict files are the `expert_reviews` source asset, so a saved file marks this asset stale.
 """
 
 from collections import Counter
@@ -20,11 +20,9 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     Config,
-    MaterializeResult,
     MetadataValue,
     Output,
     PartitionsDefinition,
-    asset,
 )
 from pydantic import Field
 
@@ -35,7 +33,7 @@ from anka_assets.model_calls import Answer, all_results, ask_parsed, call_metric
 from anka_assets.parsing import JUDGE_RESPONSE_FORMAT, JudgeVerdict, parse_judge
 from anka_assets.prompts import PromptTemplate, load_prompt
 from anka_assets.resources import RefineryPaths
-from anka_assets.review import ExpertVerdict, load_reviews, write_review_queue
+from anka_assets.review import ExpertVerdict, load_reviews
 from anka_assets.schemas import JudgedCotType
 from anka_assets.text.pii import find_pii
 from anka_assets.text.signals import (
@@ -215,6 +213,7 @@ def build_judged_cot(partitions_def: PartitionsDefinition):
         check_specs=[AssetCheckSpec("pass_rate", asset="judged_cot",
                                     description="Share of passed rows is at least JudgeConfig.pass_rate_floor.")],
         group_name="distillation",
+        deps=["expert_reviews"],
         description="Judge scores (doğruluk, kültürel uygunluk, halüsinasyon), deterministic signals (language, "
         "personal data, refusal, repetition, length, steps, foreign script) and expert verdicts, with a pass "
         "flag and reject reasons for every raw_cot row.",
@@ -262,25 +261,3 @@ def build_judged_cot(partitions_def: PartitionsDefinition):
         )
 
     return judged_cot
-
-
-def build_review_queue(partitions_def: PartitionsDefinition):
-    @asset(
-        name="review_queue",
-        partitions_def=partitions_def,
-        group_name="distillation",
-        kinds={"csv"},
-        description="The judged answers of one domain as a CSV an expert opens in a spreadsheet "
-        "(`data/review_queue/<domain>.csv`); verdicts saved to `data/reviews/<domain>.csv` are applied "
-        "the next time judged_cot is materialized.",
-    )
-    def review_queue(context: AssetExecutionContext, paths: RefineryPaths, judged_cot: pl.DataFrame) -> MaterializeResult:
-        path = Path(paths.review_queue_dir) / f"{context.partition_key}.csv"
-        count = write_review_queue(judged_cot, path)
-        return MaterializeResult(metadata={
-            "path": MetadataValue.path(str(path)), "rows": count,
-            "already_reviewed": int(judged_cot["expert_verdict"].is_not_null().sum()),
-            "not_passed": int((~judged_cot["passed"]).sum()),
-        })
-
-    return review_queue

@@ -1,0 +1,137 @@
+"""`curated_seeds`: the hand-written tasks of one domain, straight from `data/seeds/<domain>.yaml`.
+
+A pure load: no model, no other table. Everything downstream (`expanded_tasks`, `seed_tasks`) reads this
+table instead of parsing the file again, so the seed file is one visible input in the lineage graph and a
+bad file fails here, in its own partition, before any teacher is asked anything.
+"""
+
+from collections import Counter
+
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    MetadataValue,
+    Output,
+    PartitionsDefinition,
+)
+
+from anka_assets.assets import domain_table
+from anka_assets.metadata import md_counts, md_preview
+from anka_assets.resources import RefineryPaths
+from anka_assets.schemas import SeedTasksType
+from anka_assets.seed_loader import SENSITIVITIES, SeedFileResult, SeedTask, load_seed_file
+
+SEED_TASK_DTYPES = {
+    "seed_id": pl.Utf8, "domain": pl.Utf8, "instruction": pl.Utf8, "sensitivity": pl.Utf8,
+    "sensitivity_defaulted": pl.Boolean, "tags": pl.List(pl.Utf8), "source": pl.Utf8,
+    "origin": pl.Utf8, "parent_seed_ids": pl.List(pl.Utf8), "source_file": pl.Utf8,
+    "source_line": pl.Int64, "repaired": pl.Boolean, "content_hash": pl.Utf8,
+}
+
+
+def tasks_frame(tasks: list[SeedTask], origin: str = "curated", parents: list[list[str]] | None = None) -> pl.DataFrame:
+    """Seed tasks as a table with the `seed_tasks` columns, in schema order."""
+    parents = parents or [[] for _ in tasks]
+    return pl.DataFrame(
+        {
+            "seed_id": [t.seed_id for t in tasks],
+            "domain": [t.domain for t in tasks],
+            "instruction": [t.instruction for t in tasks],
+            "sensitivity": [t.sensitivity for t in tasks],
+            "sensitivity_defaulted": [t.sensitivity_defaulted for t in tasks],
+            "tags": [list(t.tags) for t in tasks],
+            "source": [t.source for t in tasks],
+            "origin": [origin] * len(tasks),
+            "parent_seed_ids": parents,
+            "source_file": [t.source_file for t in tasks],
+            "source_line": [t.source_line for t in tasks],
+            "repaired": [t.repaired for t in tasks],
+            "content_hash": [t.content_hash for t in tasks],
+        },
+        schema=SEED_TASK_DTYPES,
+    )
+
+
+def tasks_from_frame(df: pl.DataFrame) -> list[SeedTask]:
+    """The inverse of `tasks_frame`, in file order (the order expansion plans in)."""
+    return [
+        SeedTask(
+            seed_id=r["seed_id"], domain=r["domain"], instruction=r["instruction"], sensitivity=r["sensitivity"],
+            sensitivity_defaulted=r["sensitivity_defaulted"], tags=tuple(r["tags"] or ()), source=r["source"],
+            source_file=r["source_file"], source_line=r["source_line"], repaired=r["repaired"],
+            content_hash=r["content_hash"],
+        )
+        for r in df.sort("source_line").iter_rows(named=True)
+    ]
+
+
+def seed_checks(df: pl.DataFrame, asset: str) -> list[AssetCheckResult]:
+    """Contract checks computed on the table that is about to be stored."""
+    dup_ids = df.filter(pl.col("seed_id").is_duplicated())["seed_id"].unique().to_list()
+    bad_labels = df.filter(~pl.col("sensitivity").is_in(list(SENSITIVITIES)) | pl.col("sensitivity").is_null())
+    return [
+        AssetCheckResult(
+            asset_key=asset, check_name="seed_id_unique", passed=not dup_ids,
+            metadata={"duplicate_ids": MetadataValue.json(dup_ids[:20]), "rows": len(df)},
+        ),
+        AssetCheckResult(
+            asset_key=asset, check_name="sensitivity_present", passed=bad_labels.is_empty(),
+            metadata={"rows_without_valid_sensitivity": len(bad_labels)},
+        ),
+        AssetCheckResult(
+            asset_key=asset, check_name="not_empty", passed=len(df) > 0, severity=AssetCheckSeverity.WARN,
+            metadata={"rows": len(df)},
+        ),
+    ]
+
+
+def seed_check_specs(asset: str) -> list[AssetCheckSpec]:
+    return [
+        AssetCheckSpec("seed_id_unique", asset=asset, blocking=True, description="Every seed_id appears once."),
+        AssetCheckSpec("sensitivity_present", asset=asset, blocking=True,
+                       description="Every task carries a valid KVKK sensitivity label."),
+        AssetCheckSpec("not_empty", asset=asset, description="The domain has at least one task."),
+    ]
+
+
+def seed_file_metadata(result: SeedFileResult, df: pl.DataFrame) -> dict:
+    by_sensitivity = Counter(df["sensitivity"].to_list())
+    return {
+        "dagster/row_count": len(df),
+        "seed_file": MetadataValue.path(result.path),
+        "duplicates_collapsed": result.duplicates_collapsed,
+        "rows_repaired": result.repaired,
+        "sensitivity_defaulted": result.sensitivity_defaulted,
+        **{f"sensitivity_{label}": by_sensitivity.get(label, 0) for label in SENSITIVITIES},
+        "sensitivity_breakdown": MetadataValue.md(md_counts(by_sensitivity, "sensitivity", "tasks")),
+        "duplicate_examples": MetadataValue.json(result.duplicate_examples),
+        "preview": MetadataValue.md(md_preview(df, ["seed_id", "sensitivity", "instruction", "tags"], n=10)),
+    }
+
+
+def build_curated_seeds(partitions_def: PartitionsDefinition):
+    @domain_table(
+        partitions_def,
+        name="curated_seeds",
+        dagster_type=SeedTasksType,
+        check_specs=seed_check_specs("curated_seeds"),
+        group_name="seeds",
+        description="The curated seed file `data/seeds/<domain>.yaml`, loaded strictly: UTF-8 NFC, mojibake "
+        "repaired or refused, duplicates collapsed with Turkish-aware keys, each task with a stable seed_id and "
+        "a KVKK sensitivity (missing → confidential). No model is involved.",
+    )
+    def curated_seeds(context: AssetExecutionContext, paths: RefineryPaths):
+        domain = context.partition_key
+        result = load_seed_file(paths.seeds_path / f"{domain}.yaml")
+        df = tasks_frame(result.tasks)
+        context.log.info(
+            f"{domain}: {len(df)} curated tasks, {result.duplicates_collapsed} duplicates collapsed, "
+            f"{result.repaired} repaired"
+        )
+        yield Output(df, metadata=seed_file_metadata(result, df))
+        yield from seed_checks(df, "curated_seeds")
+
+    return curated_seeds
