@@ -138,6 +138,16 @@ class JudgedCotSchema(CotRowSchema):
         return lf.select(pl.col("passed") | (pl.col("reject_reasons").list.len() > 0))
 
 
+def polars_schema(model: type[pa.DataFrameModel]) -> dict[str, pl.DataType]:
+    """The polars dtypes of a contract, in column order: frames are built from the contract, never from a
+    second hand-written dtype list (adding a column touches the Pandera model only)."""
+    return {name: column.dtype.type for name, column in model.to_schema().columns.items()}
+
+
+SEED_TASKS_DTYPES = polars_schema(SeedTasksSchema)
+RAW_COT_DTYPES = polars_schema(RawCotSchema)
+JUDGED_COT_DTYPES = polars_schema(JudgedCotSchema)
+
 # Dagster types, built once: two types of one name in a code location are an error.
 SeedTasksType = pandera_schema_to_dagster_type(SeedTasksSchema)
 RawCotType = pandera_schema_to_dagster_type(RawCotSchema)

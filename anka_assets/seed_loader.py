@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from anka_assets.gateway.types import SENSITIVITIES  # one definition, shared with the KVKK guard
 from anka_assets.errors import InputFileError
 from anka_assets.text.normalize import (
     MojibakeError,
@@ -36,7 +37,6 @@ from anka_assets.text.normalize import (
     task_key,
 )
 
-SENSITIVITIES = ("public", "internal", "confidential")
 #: Strictness order: a merged or derived task takes the strictest label of its sources.
 SENSITIVITY_RANK = {name: rank for rank, name in enumerate(SENSITIVITIES)}
 DEFAULT_SENSITIVITY = "confidential"

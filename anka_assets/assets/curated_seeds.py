@@ -21,15 +21,9 @@ from dagster import (
 from anka_assets.assets import domain_table
 from anka_assets.metadata import md_counts, md_preview
 from anka_assets.resources import RefineryPaths
-from anka_assets.schemas import SeedTasksType
+from anka_assets.schemas import SEED_TASKS_DTYPES, SeedTasksType
 from anka_assets.seed_loader import SENSITIVITIES, SeedFileResult, SeedTask, load_seed_file
 
-SEED_TASK_DTYPES = {
-    "seed_id": pl.Utf8, "domain": pl.Utf8, "instruction": pl.Utf8, "sensitivity": pl.Utf8,
-    "sensitivity_defaulted": pl.Boolean, "tags": pl.List(pl.Utf8), "source": pl.Utf8,
-    "origin": pl.Utf8, "parent_seed_ids": pl.List(pl.Utf8), "source_file": pl.Utf8,
-    "source_line": pl.Int64, "repaired": pl.Boolean, "content_hash": pl.Utf8,
-}
 
 
 def tasks_frame(tasks: list[SeedTask], origin: str = "curated", parents: list[list[str]] | None = None) -> pl.DataFrame:
@@ -51,7 +45,7 @@ def tasks_frame(tasks: list[SeedTask], origin: str = "curated", parents: list[li
             "repaired": [t.repaired for t in tasks],
             "content_hash": [t.content_hash for t in tasks],
         },
-        schema=SEED_TASK_DTYPES,
+        schema=SEED_TASKS_DTYPES,
     )
 
 

@@ -34,7 +34,7 @@ from anka_assets.parsing import JUDGE_RESPONSE_FORMAT, JudgeVerdict, parse_judge
 from anka_assets.prompts import PromptTemplate, load_prompt
 from anka_assets.resources import RefineryPaths
 from anka_assets.review import ExpertVerdict, load_reviews
-from anka_assets.schemas import JudgedCotType
+from anka_assets.schemas import JUDGED_COT_DTYPES, JudgedCotType
 from anka_assets.text.pii import find_pii
 from anka_assets.text.signals import (
     detect_language,
@@ -65,18 +65,6 @@ class JudgeConfig(Config):
     max_repairs: int = Field(default=2, description="Re-asks after a malformed verdict before it is a judge_error.")
 
 
-JUDGED_SCHEMA = {
-    "row_id": pl.Utf8, "seed_id": pl.Utf8, "domain": pl.Utf8, "sample_index": pl.Int64, "instruction": pl.Utf8,
-    "sensitivity": pl.Utf8, "origin": pl.Utf8, "reasoning_steps": pl.List(pl.Utf8), "answer": pl.Utf8,
-    "teacher_model": pl.Utf8, "teacher_status": pl.Utf8, "judge_model": pl.Utf8, "judge_template_version": pl.Utf8,
-    "judge_status": pl.Utf8, "judge_error": pl.Utf8, "dogruluk": pl.Int64, "kulturel_uygunluk": pl.Int64,
-    "halusinasyon": pl.Boolean, "halusinasyon_iddiasi": pl.Utf8, "gerekce": pl.Utf8, "judge_cached": pl.Boolean,
-    "judge_prompt_tokens": pl.Int64, "judge_completion_tokens": pl.Int64, "judge_cost": pl.Float64,
-    "language_reasoning": pl.Utf8, "language_answer": pl.Utf8, "pii_kinds": pl.List(pl.Utf8), "refusal": pl.Utf8,
-    "repetition_ratio": pl.Float64, "foreign_script_ratio": pl.Float64, "step_count": pl.Int64,
-    "answer_chars": pl.Int64, "expert_verdict": pl.Utf8, "expert_note": pl.Utf8, "reviewer": pl.Utf8,
-    "passed": pl.Boolean, "reject_reasons": pl.List(pl.Utf8),
-}
 
 
 def text_signals(steps: Sequence[str], answer: str | None) -> dict[str, Any]:
@@ -193,7 +181,7 @@ def judged_rows(raw: pl.DataFrame, answers: Mapping[str, Answer[JudgeVerdict]], 
         }
         row["passed"], row["reject_reasons"] = decide(row, cfg, expert)
         rows.append(row)
-    return pl.DataFrame(rows, schema=JUDGED_SCHEMA)
+    return pl.DataFrame(rows, schema=JUDGED_COT_DTYPES)
 
 
 def score_distribution(df: pl.DataFrame) -> str:
@@ -233,7 +221,7 @@ def build_judged_cot(partitions_def: PartitionsDefinition):
             results += all_results(answers)
             frames.append(judged_rows(raw, dict(zip(ok_rows["row_id"].to_list(), answers)), experts, config,
                                       template.version))
-        df = pl.concat(frames) if frames else pl.DataFrame(schema=JUDGED_SCHEMA)
+        df = pl.concat(frames) if frames else pl.DataFrame(schema=JUDGED_COT_DTYPES)
         pass_rate = float(df["passed"].mean()) if len(df) else 0.0
         reasons = Counter(reason for rs in df["reject_reasons"].to_list() for reason in rs)
         yield Output(df, metadata={

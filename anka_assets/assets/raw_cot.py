@@ -25,16 +25,8 @@ from anka_assets.model_calls import Answer, all_results, ask_parsed, call_metric
 from anka_assets.parsing import COT_RESPONSE_FORMAT, ParsedCot, parse_cot
 from anka_assets.prompts import PromptTemplate, load_prompt
 from anka_assets.resources import RefineryPaths
-from anka_assets.schemas import RawCotType
+from anka_assets.schemas import RAW_COT_DTYPES, RawCotType
 
-RAW_COT_SCHEMA = {
-    "row_id": pl.Utf8, "seed_id": pl.Utf8, "domain": pl.Utf8, "sample_index": pl.Int64,
-    "instruction": pl.Utf8, "sensitivity": pl.Utf8, "origin": pl.Utf8, "teacher_model": pl.Utf8,
-    "template_version": pl.Utf8, "reasoning_steps": pl.List(pl.Utf8), "reasoning": pl.Utf8,
-    "answer": pl.Utf8, "raw_text": pl.Utf8, "finish_reason": pl.Utf8, "prompt_tokens": pl.Int64,
-    "completion_tokens": pl.Int64, "latency_s": pl.Float64, "cost": pl.Float64, "cached": pl.Boolean,
-    "repairs": pl.Int64, "status": pl.Utf8, "error": pl.Utf8, "request_key": pl.Utf8,
-}
 
 
 class RawCotConfig(Config):
@@ -94,7 +86,7 @@ def cot_rows(tasks: pl.DataFrame, answers: Sequence[Answer[ParsedCot]], cfg: Raw
                 "cached": all(h.cached for h in a.history), "repairs": a.repairs, "status": a.status,
                 "error": error, "request_key": r.key,
             })
-    return pl.DataFrame(rows, schema=RAW_COT_SCHEMA)
+    return pl.DataFrame(rows, schema=RAW_COT_DTYPES)
 
 
 def build_raw_cot(partitions_def: PartitionsDefinition):
@@ -120,7 +112,7 @@ def build_raw_cot(partitions_def: PartitionsDefinition):
             )
             results += all_results(answers)
             frames.append(cot_rows(tasks, answers, config, template.version))
-        df = pl.concat(frames) if frames else pl.DataFrame(schema=RAW_COT_SCHEMA)
+        df = pl.concat(frames) if frames else pl.DataFrame(schema=RAW_COT_DTYPES)
         ok = df.filter(pl.col("status") == "ok")
         not_ok = df.filter(pl.col("status") != "ok")
         yield Output(df, metadata={
