@@ -7,7 +7,7 @@ from pathlib import Path
 from collections.abc import Sequence
 
 import polars as pl
-from dagster import ConfigurableResource, OutputContext
+from dagster import ConfigurableResource, Failure, InputContext, OutputContext
 from dagster_duckdb_polars import DuckDBPolarsIOManager, DuckDBPolarsTypeHandler
 from pydantic import Field
 
@@ -57,6 +57,35 @@ class WarehouseTypeHandler(DuckDBPolarsTypeHandler):
                 connection.execute(f'alter table {table} add column "{name}" {dtype}')
         connection.execute(f"insert into {table} by name select * from obj_arrow")
         context.add_output_metadata({"row_count": obj.shape[0]})
+
+
+    def load_input(self, context: InputContext, table_slice, connection) -> pl.DataFrame:
+        """Like the stock handler, but a table that was never written is one clear line, not a
+        DuckDB catalog error: which asset, which partition(s), and how to build them."""
+        exists = connection.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [table_slice.schema, table_slice.table],
+        ).fetchone()[0]
+        if not exists:
+            raise Failure(description=missing_upstream_message(
+                table_slice.table, context.asset_partition_keys if context.has_asset_partitions else []
+            ))
+        return super().load_input(context, table_slice, connection)
+
+
+def missing_upstream_message(asset: str, partitions: Sequence[str]) -> str:
+    """One line a user can act on: what is missing and the command or UI action that builds it."""
+    if partitions:
+        which = ", ".join(sorted(partitions))
+        domains = " ".join(f"--domain {p}" for p in sorted(partitions)[:3])
+        return (
+            f"`{asset}` has not been materialized for {which} yet: build it first with "
+            f"`anka-refinery build {domains}`, or in the UI open {asset} → Materialize → pick {which}."
+        )
+    return (
+        f"`{asset}` has not been materialized yet: build it first with `anka-refinery build`, "
+        f"or in the UI open {asset} → Materialize."
+    )
 
 
 class WarehouseIOManager(DuckDBPolarsIOManager):

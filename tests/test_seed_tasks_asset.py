@@ -134,3 +134,15 @@ def test_runs_are_recorded_in_a_persistent_instance(refinery, tmp_path):
             build_definitions(refinery).get_assets_def(AssetKey("seed_tasks")).partitions_def,
         )
         assert str(status["tarih"]).endswith("MATERIALIZED")
+
+
+def test_missing_upstream_is_one_actionable_line(refinery):
+    """seed_tasks on a fresh warehouse: no DuckDB catalog error, but what to build and how."""
+    defs = build_definitions(refinery)
+    result = materialize(list(defs.assets), selection=["seed_tasks"], partition_key="hukuk",
+                         resources=defs.resources, raise_on_error=False)
+    assert not result.success
+    message = failure_text(result)
+    assert "`curated_seeds` has not been materialized for hukuk" in message
+    assert "anka-refinery build --domain hukuk" in message and "Materialize" in message
+    assert "CatalogException" not in message and "Traceback" not in message
