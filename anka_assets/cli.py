@@ -28,9 +28,15 @@ def _default_dagster_home() -> None:
 def build(domains: Sequence[str] | None = None) -> int:
     from dagster import DagsterInstance, materialize
 
-    from anka_assets.definitions import build_definitions
+    from anka_assets.partitions import SeedsFolderError
 
-    defs = build_definitions()
+    try:  # importing the code location builds it (`defs`): a bad seeds folder fails right here
+        from anka_assets.definitions import build_definitions
+
+        defs = build_definitions()
+    except (SeedsFolderError, ValueError) as exc:  # a bad seeds folder or file name: one line, no trace
+        print(f"anka-refinery: {exc}", file=sys.stderr)
+        return 2
     assets = list(defs.assets or [])
     partitioned = [a for a in assets if a.partitions_def is not None]
     unpartitioned = [a for a in assets if a.partitions_def is None]

@@ -15,5 +15,21 @@ from dagster import StaticPartitionsDefinition
 from anka_assets.seed_loader import list_seed_files
 
 
+class SeedsFolderError(ValueError):
+    """The seeds folder is missing or holds no seed file: nothing could be built, so say so at load."""
+
+
 def build_domain_partitions(seeds_dir: Path | str) -> StaticPartitionsDefinition:
-    return StaticPartitionsDefinition([path.stem for path in list_seed_files(Path(seeds_dir))])
+    folder = Path(seeds_dir)
+    if not folder.is_dir():
+        raise SeedsFolderError(
+            f"seeds folder {folder} does not exist: create it with one <domain>.yaml per domain "
+            f"(see README, 'Seed files'), or point ANKA_SEEDS_DIR at the folder that has them"
+        )
+    files = list_seed_files(folder)
+    if not files:
+        raise SeedsFolderError(
+            f"seeds folder {folder} has no seed file: add one <domain>.yaml per domain "
+            f"(e.g. hukuk.yaml; see README, 'Seed files'), or point ANKA_SEEDS_DIR elsewhere"
+        )
+    return StaticPartitionsDefinition([path.stem for path in files])

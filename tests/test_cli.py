@@ -103,3 +103,21 @@ def test_dagster_cli_backfill_of_two_partitions(project, faulty_simulator):
         faults = con.execute("select count(*) from anka.model_audit where attempts > 1").fetchone()[0]
     assert statuses.get("ok", 0) >= 6 and set(statuses) <= {"ok", "parse_error", "failed"}
     assert faults > 0  # the injected 429/500 answers were retried
+
+
+def test_missing_seeds_folder_is_one_line_and_exit_2(project):
+    root, env = project
+    env = {**env, "ANKA_SEEDS_DIR": str(root / "no_such_folder")}
+    proc = subprocess.run([str(BIN / "anka-refinery"), "build"], env=env, cwd=root, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2
+    assert f"seeds folder {root / 'no_such_folder'} does not exist" in proc.stderr
+    assert "ANKA_SEEDS_DIR" in proc.stderr and "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_dg_cli_checks_and_launches_a_partition(project):
+    """Dagster 1.13's `dg` works in this project: `dg check defs`, `dg launch --assets ... --partition`."""
+    root, env = project
+    run([str(BIN / "dg"), "check", "defs"], env, REPO)
+    run([str(BIN / "dg"), "launch", "--assets", "curated_seeds", "--partition", "tarih"], env, REPO)
+    assert counts(root / "warehouse.duckdb", "curated_seeds") == {"tarih": 2}
