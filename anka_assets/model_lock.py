@@ -25,6 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from anka_assets.dead_runs import SWEPT, end_dead_run, reap_dead_runs
+
 LOCK_DIR = ".locks"
 #: How often a waiting step repeats, in the run log, which run holds the lock.
 REPORT_EVERY_S = float(os.environ.get("ANKA_LOCK_REPORT_EVERY_S", "30"))
@@ -106,38 +108,9 @@ def file_lock(
         os.close(fd)  # closing the descriptor releases the lock (the kernel does the same on death)
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def run_process_pid(instance: Any, run_id: str) -> int | None:
-    """The pid of the process that executes a run's steps (its executor), from the run's own
-    engine events ("Executing steps in process (pid: N)" / "... multiprocess executor: parent
-    process (pid: N)")."""
-    from dagster import DagsterEventType
-
-    pid = None
-    for record in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
-        if not record.message.startswith("Executing steps"):
-            continue
-        data = record.dagster_event.engine_event_data if record.dagster_event else None
-        value = data.metadata.get("pid") if data is not None else None
-        if value is not None:
-            pid = int(value.value)
-    return pid
-
-
 def settle_dead_holder(instance: Any, previous: Holder, *, role: str, run_id: str, log: Any) -> bool:
     """Mark the run of a holder that died holding the lock failed, if the instance still says
     STARTED and no process of that run is left on this host. Returns whether it was marked."""
-    from dagster import DagsterRunStatus
-
     what = f"The {role} lock was left by {previous.describe()}, whose process died holding it"
     if previous.run_id == run_id:
         log.warning(f"{what}: an earlier attempt of this run.")
@@ -146,16 +119,14 @@ def settle_dead_holder(instance: Any, previous: Holder, *, role: str, run_id: st
     if run is None:
         log.warning(f"{what}; that run is not in this instance.")
         return False
-    if run.status not in (DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.CANCELING):
+    if run.status not in SWEPT:
         log.info(f"{what}; that run is already {run.status.value}.")
         return False
-    executor_pid = run_process_pid(instance, previous.run_id)
-    if previous.host != socket.gethostname() or (executor_pid is not None and pid_alive(executor_pid)):
+    if previous.host != socket.gethostname() or not end_dead_run(
+        instance, previous.run_id, f"by run {run_id}, which took the {role} lock over from it (held since {previous.since})"
+    ):
         log.warning(f"{what}; its run process is still alive or on another host, so it is left {run.status.value}.")
         return False
-    instance.report_run_failed(
-        run, message=f"{what} (killed). Marked failed by run {run_id}, which took the lock over."
-    )
     log.warning(f"{what}; run {previous.run_id} was still {run.status.value} and is now marked failed.")
     return True
 
@@ -177,9 +148,17 @@ def step_model_lock(context: Any, role: str) -> Iterator[None]:
                          f"waited {waited:.0f} s so far.")
 
     def on_stale(previous: Holder) -> None:
-        settle_dead_holder(instance, previous, role=role, run_id=context.run_id, log=context.log)
+        try:
+            settle_dead_holder(instance, previous, role=role, run_id=context.run_id, log=context.log)
+        except Exception as exc:  # noqa: BLE001  (the lock is ours either way)
+            context.log.warning(f"Could not settle the run that died holding the {role} lock: {exc!r}")
 
     with file_lock(lock_path(instance.root_directory, role), holder, on_wait=on_wait, on_stale=on_stale):
+        try:  # bookkeeping for the UI and the run queue: never a reason to fail this step
+            for dead in reap_dead_runs(instance, f"by run {context.run_id} (step {holder.step})"):
+                context.log.warning(f"Run {dead} was STARTED but its process is gone: marked failed.")
+        except Exception as exc:  # noqa: BLE001
+            context.log.warning(f"Could not sweep runs with dead processes: {exc!r}")
         yield
 
 

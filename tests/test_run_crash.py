@@ -72,6 +72,48 @@ def test_lock_waiter_names_the_holder_and_takes_over_when_it_is_killed(tmp_path)
     assert len(stale) == 1
 
 
+SLEEPER = textwrap.dedent(
+    """
+    import sys, time
+    from dagster import DagsterInstance, asset, materialize
+
+    @asset
+    def slow_asset(context):
+        print("step started", flush=True)
+        time.sleep(600)
+
+    with DagsterInstance.from_config(sys.argv[1]) as instance:
+        materialize([slow_asset], instance=instance)
+    """
+)
+
+
+def test_dead_run_reaper_marks_a_killed_run_failed_and_leaves_a_live_one_alone(tmp_path):
+    from dagster import build_sensor_context
+
+    from anka_assets.dead_runs import dead_run_reaper
+
+    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
+    child = subprocess.Popen([sys.executable, "-c", SLEEPER, str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    try:
+        assert child.stdout.readline().strip() == "step started"
+        with DagsterInstance.from_config(str(tmp_path)) as instance:
+            (run,) = instance.get_runs()
+            assert run.status == DagsterRunStatus.STARTED
+            assert dead_run_reaper(build_sensor_context(instance=instance)).skip_message == "no run with a dead process"
+            assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED  # alive: left alone
+            child.kill()
+            child.wait(10)
+            reason = dead_run_reaper(build_sensor_context(instance=instance)).skip_message
+            assert reason == f"marked failed: {run.run_id}"
+            assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
+            assert dead_run_reaper(build_sensor_context(instance=instance)).skip_message == "no run with a dead process"
+    finally:
+        child.kill()
+        child.wait(10)
+
+
 def _project(tmp_path: Path, base_url: str) -> tuple[Path, dict[str, str]]:
     write_seed(tmp_path / "seeds", "hukuk", SMALL_SEEDS["hukuk"])
     shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
