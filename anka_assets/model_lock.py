@@ -74,13 +74,14 @@ def _write(fd: int, text: str) -> None:
 @contextmanager
 def file_lock(
     path: Path, holder: Holder, *, on_wait: Callable[[Holder | None, float], None],
-    on_stale: Callable[[Holder], None], report_every_s: float = REPORT_EVERY_S, poll_s: float = POLL_S,
+    on_stale: Callable[[Holder], None], report_every_s: float | None = None, poll_s: float = POLL_S,
 ) -> Iterator[None]:
     """Hold an exclusive flock on `path` while the block runs, with `holder` written into it.
 
     While another process holds it, `on_wait(current_holder, waited_seconds)` is called at once and
     then every `report_every_s`. `on_stale(previous)` is called after acquiring when the file still
     names a holder: that process died while holding the lock."""
+    report_every_s = REPORT_EVERY_S if report_every_s is None else report_every_s
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -37,14 +38,15 @@ HOLD = textwrap.dedent(
     me = Holder(run_id="run-dead", pid=0, host="h", step="raw_cot", since="2026-12-01T00:00:00+00:00")
     with file_lock(Path(sys.argv[1]), me, on_wait=lambda h, w: None, on_stale=lambda h: None):
         print("holding", flush=True)
-        time.sleep(600)
+        sys.stdin.readline()  # until told (or the test ends): then a clean release
     """
 )
 
 
 def test_lock_waiter_names_the_holder_and_takes_over_when_it_is_killed(tmp_path):
     path = lock_path(tmp_path, "teacher")
-    child = subprocess.Popen([sys.executable, "-c", HOLD, str(path), str(REPO)], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", HOLD, str(path), str(REPO)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "holding"
         assert read_holder(path).run_id == "run-dead"
@@ -70,6 +72,53 @@ def test_lock_waiter_names_the_holder_and_takes_over_when_it_is_killed(tmp_path)
     with file_lock(path, me, on_wait=lambda *a: pytest.fail("free lock waited"), on_stale=stale.append):
         pass
     assert len(stale) == 1
+
+
+def test_a_model_step_that_must_wait_names_the_holder_in_its_run_log(tmp_path, monkeypatch, refinery):
+    from dagster import materialize
+
+    import anka_assets.model_lock as model_lock
+    from anka_assets.definitions import build_definitions
+
+    monkeypatch.setattr(model_lock, "REPORT_EVERY_S", 0.3)
+    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
+    defs = build_definitions(refinery)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(lock_path(tmp_path, "teacher")), str(REPO)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def release_after_two_waits(instance):  # the holder lets go once the waiting step said so twice
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            runs = instance.get_runs()
+            if runs and sum("Waiting for the teacher lock" in (e.message or "")
+                            for e in instance.all_logs(runs[0].run_id)) >= 2:
+                break
+            time.sleep(0.1)
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        with DagsterInstance.from_config(str(tmp_path)) as instance:
+            releaser = threading.Thread(target=release_after_two_waits, args=(instance,))
+            releaser.start()
+            result = materialize(list(defs.assets), selection=["expanded_tasks"], partition_key="hukuk",
+                                 resources=defs.resources, instance=instance,
+                                 run_config={"ops": {"expanded_tasks": {"config": {"target_per_domain": 1}}}})
+            releaser.join()
+            assert result.success
+            messages = [e.message for e in instance.all_logs(result.run_id) if e.message]
+        holder.wait(10)
+    finally:
+        holder.kill()
+        holder.wait(10)
+    waits = [m for m in messages if m.startswith("Waiting for the teacher lock")]
+    assert len(waits) >= 2  # at once, then again while it lasts
+    assert all("held by run run-dead (step raw_cot, pid 0 on h) since 2026-12-01T00:00:00+00:00" in m for m in waits)
+    body = next(i for i, m in enumerate(messages) if m.startswith("hukuk: 0 new tasks"))
+    assert body > max(i for i, m in enumerate(messages) if m.startswith("Waiting for the teacher lock"))
+    assert holder.returncode == 0  # it let go by itself: nothing stale to settle
+    assert not [m for m in messages if "died holding" in m]
 
 
 SLEEPER = textwrap.dedent(
