@@ -19,10 +19,10 @@ from anka_assets.settings import PROJECT_ROOT
 
 
 def _default_dagster_home() -> None:
+    """The project root is the default instance. dagster.yaml gives no storage paths, so every
+    instance file lands under $DAGSTER_HOME whatever the working directory (no chdir needed)."""
     if "DAGSTER_HOME" not in os.environ and (PROJECT_ROOT / "dagster.yaml").exists():
         os.environ["DAGSTER_HOME"] = str(PROJECT_ROOT)
-    if "DAGSTER_HOME" in os.environ:
-        os.chdir(os.environ["DAGSTER_HOME"])  # dagster.yaml's storage paths are relative to it
 
 
 def build(domains: Sequence[str] | None = None) -> int:

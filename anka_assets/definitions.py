@@ -19,6 +19,7 @@ from anka_assets.assets.judged_cot import build_judged_cot
 from anka_assets.assets.raw_cot import build_raw_cot
 from anka_assets.assets.review_queue import build_review_queue
 from anka_assets.assets.seed_tasks import build_seed_tasks
+from anka_assets.dead_runs import dead_run_reaper
 from anka_assets.gateway import ModelEndpoint
 from anka_assets.partitions import build_domain_partitions
 from anka_assets.resources import RefineryPaths, warehouse_io_manager
@@ -44,6 +45,7 @@ def build_definitions(
     ]
     return Definitions(
         assets=assets,
+        sensors=[dead_run_reaper],  # killed runs must not hold the one-run queue (dead_runs.py)
         resources={
             "io_manager": warehouse_io_manager(paths.warehouse),
             "paths": paths,

@@ -51,7 +51,7 @@ def test_build_command_materializes_every_asset_of_every_domain(project):
     assert counts(db, "judged_cot") == counts(db, "raw_cot") == tasks
     assert (root / "review_queue" / "hukuk.csv").exists()
     # The runs are in the instance that `dagster dev` shows.
-    assert any((root / ".dagster_home" / "storage").iterdir())
+    assert any((root / "history" / "runs").iterdir())  # under DAGSTER_HOME itself
 
     proc = subprocess.run([str(BIN / "anka-refinery"), "build", "--domain", "yok"], env=env, cwd=root,
                           capture_output=True, text=True)

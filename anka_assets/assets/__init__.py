@@ -4,13 +4,19 @@ from typing import Any
 
 from dagster import BackfillPolicy, PartitionsDefinition, asset
 
+from anka_assets.model_lock import holding_model_lock
+
 
 def domain_table(partitions_def: PartitionsDefinition, *, pool: str | None = None, **kwargs: Any):
     """`@asset` for a table in the warehouse, partitioned by domain (the `domain` column).
 
-    With a `pool`, the asset is model-bound: it shares that Dagster pool (one model load at a time)
-    and a backfill over many domains is a single run that loops over `context.partition_keys`."""
-    if pool is not None:
-        kwargs.update(pool=pool, backfill_policy=BackfillPolicy.single_run())
-    return asset(partitions_def=partitions_def, metadata={"partition_expr": "domain"},
-                 kinds={"duckdb", "polars"}, **kwargs)
+    With a `pool` (a model role: `teacher`, `judge`), the asset is model-bound: its body runs under
+    that role's OS file lock (one model load at a time, released by the kernel if the step is killed;
+    see model_lock.py — not a Dagster pool, whose slot a killed run keeps) and a backfill over many
+    domains is a single run that loops over `context.partition_keys`."""
+    decorate = asset(partitions_def=partitions_def, metadata={"partition_expr": "domain"},
+                     kinds={"duckdb", "polars"},
+                     **({"backfill_policy": BackfillPolicy.single_run()} if pool else {}), **kwargs)
+    if pool is None:
+        return decorate
+    return lambda fn: decorate(holding_model_lock(pool)(fn))
