@@ -102,7 +102,7 @@ def test_a_model_step_that_must_wait_names_the_holder_in_its_run_log(tmp_path, m
         with DagsterInstance.from_config(str(tmp_path)) as instance:
             releaser = threading.Thread(target=release_after_two_waits, args=(instance,))
             releaser.start()
-            result = materialize(list(defs.assets), selection=["expanded_tasks"], partition_key="hukuk",
+            result = materialize(list(defs.assets), selection=["curated_seeds", "expanded_tasks"], partition_key="hukuk",
                                  resources=defs.resources, instance=instance,
                                  run_config={"ops": {"expanded_tasks": {"config": {"target_per_domain": 1}}}})
             releaser.join()
@@ -193,7 +193,7 @@ def _seed_tasks_in_process(root: Path) -> None:
     defs = build_definitions(paths)
     assets = list(defs.assets)
     with DagsterInstance.from_config(str(root)) as instance:
-        result = materialize(assets, selection=["expanded_tasks", "seed_tasks"], partition_key="hukuk",
+        result = materialize(assets, selection=["curated_seeds", "expanded_tasks", "seed_tasks"], partition_key="hukuk",
                              resources=defs.resources, instance=instance,
                              run_config={"ops": {"expanded_tasks": {"config": {"target_per_domain": 1}}}})
     assert result.success
@@ -264,7 +264,7 @@ def test_two_dagster_homes_from_the_project_root_are_two_instances(tmp_path):
     for name in ("a", "b"):
         home, env = _project(tmp_path / name, "http://127.0.0.1:9/v1")  # no model call is made
         homes.append(home)
-        cmd = _materialize("expanded_tasks", {"expanded_tasks": {"config": {"target_per_domain": 1}}},
+        cmd = _materialize("curated_seeds,expanded_tasks", {"expanded_tasks": {"config": {"target_per_domain": 1}}},
                            execution={"config": {"in_process": {}}})  # one process per run: faster here
         procs.append(subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                       text=True))
