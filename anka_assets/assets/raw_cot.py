@@ -33,7 +33,7 @@ RAW_COT_SCHEMA = {
     "template_version": pl.Utf8, "reasoning_steps": pl.List(pl.Utf8), "reasoning": pl.Utf8,
     "answer": pl.Utf8, "raw_text": pl.Utf8, "finish_reason": pl.Utf8, "prompt_tokens": pl.Int64,
     "completion_tokens": pl.Int64, "latency_s": pl.Float64, "cost": pl.Float64, "cached": pl.Boolean,
-    "repairs": pl.Int64, "status": pl.Utf8, "error": pl.Utf8, "request_key": pl.Utf8,
+    "repairs": pl.Int64, "status": pl.Utf8, "error": pl.Utf8, "request_key": pl.Utf8, "answer_tokens": pl.Int64,
 }
 
 
@@ -93,6 +93,7 @@ def cot_rows(tasks: pl.DataFrame, answers: Sequence[Answer[ParsedCot]], cfg: Raw
                 "latency_s": float(r.latency_s), "cost": float(sum(h.cost for h in a.history if not h.cached)),
                 "cached": all(h.cached for h in a.history), "repairs": a.repairs, "status": a.status,
                 "error": error, "request_key": r.key,
+                "answer_tokens": r.completion_tokens,  # of the answer kept, whether or not it came from the cache
             })
     return pl.DataFrame(rows, schema=RAW_COT_SCHEMA)
 
