@@ -119,18 +119,20 @@ def redact_sample(instruction: str, steps: Sequence[str], answer: str, *, min_le
                   max_placeholder_share: float = 0.3) -> Redacted:
     """Typed placeholders ([TCKN], [TELEFON], ...) for personal data in every part of one sample."""
     counts: Counter[str] = Counter()
+    changed: list[tuple[str, int, float]] = []  # (redacted part, letters it must keep, placeholder share)
 
-    def one(text: str) -> str:
+    def one(text: str, min_left: int, share: float) -> str:
         out, found = redact(text)
-        counts.update(found)
+        if found:
+            counts.update(found)
+            changed.append((out, min_left, share))
         return out
 
-    r_instruction, r_steps, r_answer = one(instruction), [one(s) for s in steps], one(answer)
-    meaningless = bool(counts) and not (
-        meaningful(r_answer, min_letters, max_placeholder_share)
-        and meaningful(r_instruction, min(min_letters, 10), max_placeholder_share)
-        and all(meaningful(s, 1, 0.9) for s in r_steps)
-    )
+    # Only parts that held personal data are judged: an untouched short part is the judge's business.
+    r_instruction = one(instruction, min(min_letters, 10), max_placeholder_share)
+    r_steps = [one(s, 1, 0.9) for s in steps]
+    r_answer = one(answer, min_letters, max_placeholder_share)
+    meaningless = not all(meaningful(text, n, share) for text, n, share in changed)
     return Redacted(r_instruction, r_steps, r_answer, dict(counts), meaningless)
 
 
