@@ -271,11 +271,12 @@ def write_release(root: Path, version: str, files: Mapping[str, Sequence[Mapping
             jsonl(files[f"prompt_completion/{split}"]), encoding="utf-8")
     (tmp / "eval.jsonl").write_text(jsonl(files["eval"]), encoding="utf-8")
     chat, evals = _features()
-    dd = datasets.DatasetDict({
-        "train": datasets.Dataset.from_list(list(files["train"]), features=chat),
-        "validation": datasets.Dataset.from_list(list(files["validation"]), features=chat),
-        "eval": datasets.Dataset.from_list(list(files["eval"]), features=evals),
-    })
+
+    def table(rows, features):  # column-wise, so an empty split keeps its columns
+        return datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in features}, features=features)
+
+    dd = datasets.DatasetDict({"train": table(files["train"], chat), "validation": table(files["validation"], chat),
+                               "eval": table(files["eval"], evals)})
     for split, ds in dd.items():
         pl.from_arrow(ds.data.table).write_parquet(tmp / "parquet" / f"{split}.parquet")
     dd.save_to_disk(str(tmp / "hf"))

@@ -100,3 +100,72 @@ def test_release_is_written_loaded_and_stable(paths, sims):
     assert meta2["release_version"].value == version and not meta2["written"].value
     assert {p: p.stat().st_mtime_ns for p in release.rglob("*")} == mtimes
     assert [p.name for p in Path(paths.exports_dir).iterdir()] == [version]
+
+
+CONTAMINATION_SEEDS = """
+domain: tarih
+tasks:
+  - instruction: "Anadolu Selçuklu Devleti'nin yıkılış sürecini sosyo-ekonomik açıdan analiz ediniz."
+    sensitivity: public
+  - instruction: "Anadolu Selçuklu Devleti'nin yıkılış sürecini sosyo-ekonomik açıdan analiz ediniz ve Moğol istilasının payını tartışınız."
+    sensitivity: public
+  - instruction: "Tanzimat Fermanı ile Islahat Fermanı'nı gayrimüslimlere tanınan haklar bakımından karşılaştırınız."
+    sensitivity: public
+  - instruction: "Lale Devri'nin kültürel yeniliklerini ve Patrona Halil İsyanı'nın nedenlerini açıklayınız."
+    sensitivity: public
+"""
+
+
+def test_contamination_is_removed_and_each_blocking_check_withholds_the_release(tmp_path, sims):
+    from anka_assets.cleaning import select_eval
+    from anka_assets.seed_loader import load_seed_file
+    from tests.conftest import write_seed
+
+    seeds = tmp_path / "seeds"
+    write_seed(seeds, "tarih", CONTAMINATION_SEEDS)
+    tasks = load_seed_file(seeds / "tarih.yaml").tasks
+    ids = [t.seed_id for t in tasks]
+    # A salt under which exactly the short task is held out, so its longer variant is a training row.
+    salt = next(f"t{i}" for i in range(200) if select_eval(ids, 0.0, 1, f"t{i}") == {ids[0]})
+    paths = RefineryPaths(seeds_dir=str(seeds), reviews_dir=str(tmp_path / "r"), review_queue_dir=str(tmp_path / "q"),
+                          warehouse=str(tmp_path / "w.duckdb"), exports_dir=str(tmp_path / "exports"))
+    evals = {"share": 0.0, "min_per_domain": 1, "salt": salt}
+    result = build(paths, sims, domains=("tarih",), samples=1, expand_to=0, evals=evals, sft={"validation_share": 0.0})
+    assert result.success and all(checks(result).values())
+    meta = result.asset_materializations_for_node("sft_export")[0].metadata
+    assert meta["dropped_contaminated"].value == 1
+    release = Path(paths.exports_dir) / meta["release_version"].value
+    train = [json.loads(line) for line in (release / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert ids[1] not in {r["seed_id"] for r in train} and ids[0] not in {r["seed_id"] for r in train}
+    sft_meta = read_table(paths, "sft_dataset")
+    assert ids[1] in set(sft_meta["seed_id"])  # sft_dataset kept it; the export's decontamination removed it
+
+    defs = build_definitions(paths, teacher=sims[0], judge=sims[1])
+    for config, failing in (({"decontaminate": False}, "no_eval_overlap"),
+                            ({"system_prompt": "   "}, "valid_chats"),
+                            ({"system_prompt": "Sorular için 0532 123 45 67 numaralı hattı arayın."}, "no_personal_data")):
+        bad = materialize(list(defs.assets), selection=["sft_export"], resources=defs.resources,
+                          run_config={"ops": {"sft_export": {"config": config}}}, raise_on_error=False)
+        outcome = checks(bad)
+        assert outcome[failing] is False and sum(not v for v in outcome.values()) == 1, (config, outcome)
+        bad_meta = bad.asset_materializations_for_node("sft_export")[0].metadata
+        assert bad_meta["withheld"].value and not bad_meta["written"].value
+        assert not (Path(paths.exports_dir) / bad_meta["release_version"].value).exists()
+    assert [p.name for p in Path(paths.exports_dir).iterdir()] == [release.name]  # nothing else was written
+
+
+def test_sft_dataset_metadata_counts_every_drop_reason(paths, sims):
+    from anka_assets.cleaning import DROP_REASONS
+
+    defs = build_definitions(paths, teacher=sims[0], judge=sims[1])
+    result = materialize(list(defs.assets), selection=DOMAIN_ASSETS, partition_key="hukuk", resources=defs.resources,
+                         run_config={"ops": {"raw_cot": {"config": {"samples_per_task": 2}},
+                                             "expanded_tasks": {"config": {"target_per_domain": 6}}}})
+    meta = result.asset_materializations_for_node("sft_dataset")[0].metadata
+    counts = {r: meta[f"dropped_{r}"].value for r in DROP_REASONS if r != "contaminated"}
+    judged = read_table(paths, "judged_cot")
+    kept = read_table(paths, "sft_dataset")
+    assert sum(counts.values()) + len(kept) == len(judged)  # every judged row is kept or counted once
+    assert counts["eval_task"] >= 2 and counts["not_best_sample"] >= 1
+    assert "| reason | rows |" in meta["dropped"].value
+    assert not find_pii("\n".join(kept["answer"].to_list() + kept["instruction"].to_list()))
