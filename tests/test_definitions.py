@@ -37,6 +37,10 @@ def test_asset_graph_edges(refinery):
         "raw_cot": {"seed_tasks"},
         "judged_cot": {"raw_cot"},
         "review_queue": {"judged_cot"},
+        "eval_tasks": {"seed_tasks"},
+        "sft_dataset": {"judged_cot", "raw_cot", "eval_tasks"},
+        "sft_export": {"sft_dataset", "eval_tasks", "judged_cot"},
     }
-    for name in ("expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue"):
+    for name in ("expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue", "eval_tasks", "sft_dataset"):
         assert d.get_assets_def(AssetKey(name)).partitions_def.get_partition_keys() == ["hukuk", "tarih"]
+    assert d.get_assets_def(AssetKey("sft_export")).partitions_def is None  # one release over every domain
