@@ -165,3 +165,19 @@ def test_release_version_is_content_addressed():
     assert release_version(files, {"a": 2}) != release_version(files, {"a": 1})
     assert release_version({"train": [], "eval": []}, {"a": 1}) != release_version(files, {"a": 1})
     assert set(DROP_REASONS) >= {"not_passed", "contaminated"}
+
+
+def test_fast_key_and_vectorised_shingles_match_the_reference():
+    import numpy as np
+
+    from anka_assets.cleaning import char_shingles, fast_dedup_key, shingle_hashes
+    from anka_assets.text.normalize import dedup_key
+
+    texts = ["IŞIK ılık İstanbul'da “Ğğ” şöyle: ÂLİ", "Ça va, naïve café — ñ", "ab", ""]
+    assert [fast_dedup_key(t) for t in texts] == [dedup_key(t) for t in texts]
+    keys = [dedup_key(t) for t in texts]
+    hashes, offsets = shingle_hashes(keys, 5)
+    for i, key in enumerate(keys):
+        row = hashes[int(offsets[i]) : int(offsets[i + 1])]
+        assert len(set(row.tolist())) == len(char_shingles(key, 5))  # one distinct hash per distinct shingle
+    assert offsets[-1] == len(hashes) and np.all(np.diff(offsets.astype(np.int64)) >= 1)
