@@ -1,6 +1,6 @@
 """`anka-refinery`: build every asset, every partition, offline, against a persistent Dagster instance.
 
-    anka-refinery build                 # all domains, then the cross-domain assets
+    anka-refinery build                 # all domains, then the cross-domain assets (sft_export: the release)
     anka-refinery build --domain hukuk  # one domain (and the cross-domain assets)
 
 Runs are recorded in the instance of $DAGSTER_HOME (the project root by default, where dagster.yaml
@@ -64,6 +64,10 @@ def build(domains: Sequence[str] | None = None) -> int:
             raise_on_error=False, tags={"anka/entry": "cli"}, run_config=quiet,
         )
         print(f"[{'ok' if result.success else 'FAILED'}] cross-domain assets: run {result.run_id}")
+        for event in result.get_asset_materialization_events():
+            meta = event.materialization.metadata
+            if "release_dir" in meta:  # sft_export: where the release a trainer reads lies
+                print(f"release {meta['release_version'].value}: {meta['release_dir'].value}")
         if not result.success:
             failed.append("cross-domain")
     if failed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from collections.abc import Sequence
@@ -21,6 +22,11 @@ class RefineryPaths(ConfigurableResource):
     reviews_dir: str = Field(description="Folder of expert verdict files, `<domain>.csv`.")
     review_queue_dir: str = Field(description="Where review queues for experts are exported, `<domain>.csv`.")
     warehouse: str = Field(description="The DuckDB file that holds every table (also the model cache and audit).")
+    exports_dir: str | None = Field(
+        default=None,
+        description="Where sft_export writes versioned releases, `<exports_dir>/<release_version>/`; "
+        "unset: $ANKA_EXPORTS_DIR, else `exports/` beside the warehouse file.",
+    )
 
     @classmethod
     def from_env(cls) -> "RefineryPaths":
@@ -29,11 +35,20 @@ class RefineryPaths(ConfigurableResource):
             reviews_dir=str(settings.reviews_dir()),
             review_queue_dir=str(settings.review_queue_dir()),
             warehouse=str(settings.duckdb_path()),
+            exports_dir=str(settings.exports_dir()),
         )
 
     @property
     def seeds_path(self) -> Path:
         return Path(self.seeds_dir)
+
+    @property
+    def exports_path(self) -> Path:
+        if self.exports_dir:
+            return Path(self.exports_dir)
+        if "ANKA_EXPORTS_DIR" in os.environ:
+            return settings.exports_dir()
+        return Path(self.warehouse).parent / "exports"
 
 
 class WarehouseTypeHandler(DuckDBPolarsTypeHandler):

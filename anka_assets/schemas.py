@@ -71,6 +71,7 @@ class RawCotSchema(CotRowSchema):
     status: str = pa.Field(isin=list(RAW_COT_STATUSES))
     error: str = pa.Field(nullable=True)
     request_key: str
+    answer_tokens: int = pa.Field(ge=0, nullable=True)
 
     class Config:
         strict = True
@@ -138,6 +139,67 @@ class JudgedCotSchema(CotRowSchema):
         return lf.select(pl.col("passed") | (pl.col("reject_reasons").list.len() > 0))
 
 
+class EvalTasksSchema(pa.DataFrameModel):
+    """`eval_tasks`: seed tasks held out for evaluation (chosen by hash), never trained on."""
+
+    seed_id: str = pa.Field(str_matches=r"^tsk_[0-9a-f]{16}$", unique=True)
+    domain: str = pa.Field(str_matches=r"^[a-z0-9_]+$")
+    instruction: str
+    sensitivity: str = pa.Field(isin=list(SENSITIVITIES))
+    origin: str = pa.Field(isin=list(SEED_ORIGINS))
+    hash_unit: float = pa.Field(ge=0, lt=1)
+    eval_version: str = pa.Field(str_matches=r"^ev-[0-9a-f]{10}$")
+
+    class Config:
+        strict = True
+
+
+SPLITS = ("train", "validation")
+
+
+class SftDatasetSchema(pa.DataFrameModel):
+    """`sft_dataset`: cleaned, redacted, deduplicated training rows of one domain, with their split."""
+
+    row_id: str = pa.Field(unique=True)
+    seed_id: str = pa.Field(str_matches=r"^tsk_[0-9a-f]{16}$")
+    domain: str = pa.Field(str_matches=r"^[a-z0-9_]+$")
+    sample_index: int = pa.Field(ge=0)
+    instruction: str = pa.Field(str_length={"min_value": 1})
+    reasoning_steps: pl.List(pl.Utf8) = pa.Field()
+    answer: str = pa.Field(str_length={"min_value": 1})
+    teacher_model: str = pa.Field(nullable=True)
+    teacher_template_version: str = pa.Field(nullable=True)
+    judge_model: str = pa.Field(nullable=True)
+    judge_template_version: str
+    dogruluk: int = pa.Field(nullable=True, ge=1, le=5)
+    kulturel_uygunluk: int = pa.Field(nullable=True, ge=1, le=5)
+    expert_verdict: str = pa.Field(nullable=True, isin=list(VERDICTS))
+    completion_tokens: int = pa.Field(ge=0)
+    redacted_kinds: pl.List(pl.Utf8) = pa.Field()
+    content_hash: str = pa.Field(str_matches=r"^[0-9a-f]{64}$", unique=True)
+    split: str = pa.Field(isin=list(SPLITS))
+    eval_version: str
+
+    class Config:
+        strict = True
+
+
+class SftExportSchema(pa.DataFrameModel):
+    """`sft_export`: one row per example of the release on disk (train, validation and eval)."""
+
+    release_version: str = pa.Field(str_matches=r"^r-[0-9a-f]{12}$")
+    release_dir: str
+    split: str = pa.Field(isin=["train", "validation", "eval"])
+    domain: str
+    seed_id: str
+    content_hash: str
+    user: str
+    assistant: str = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+
+
 def polars_schema(model: type[pa.DataFrameModel]) -> dict[str, pl.DataType]:
     """The polars dtypes of a contract, in column order: frames are built from the contract, never from a
     second hand-written dtype list (adding a column touches the Pandera model only)."""
@@ -147,8 +209,14 @@ def polars_schema(model: type[pa.DataFrameModel]) -> dict[str, pl.DataType]:
 SEED_TASKS_DTYPES = polars_schema(SeedTasksSchema)
 RAW_COT_DTYPES = polars_schema(RawCotSchema)
 JUDGED_COT_DTYPES = polars_schema(JudgedCotSchema)
+EVAL_TASKS_DTYPES = polars_schema(EvalTasksSchema)
+SFT_DATASET_DTYPES = polars_schema(SftDatasetSchema)
+SFT_EXPORT_DTYPES = polars_schema(SftExportSchema)
 
 # Dagster types, built once: two types of one name in a code location are an error.
 SeedTasksType = pandera_schema_to_dagster_type(SeedTasksSchema)
 RawCotType = pandera_schema_to_dagster_type(RawCotSchema)
 JudgedCotType = pandera_schema_to_dagster_type(JudgedCotSchema)
+EvalTasksType = pandera_schema_to_dagster_type(EvalTasksSchema)
+SftDatasetType = pandera_schema_to_dagster_type(SftDatasetSchema)
+SftExportType = pandera_schema_to_dagster_type(SftExportSchema)

@@ -30,3 +30,8 @@ def reviews_dir() -> Path:
 
 def review_queue_dir() -> Path:
     return Path(os.environ.get("ANKA_REVIEW_QUEUE_DIR", data_dir() / "review_queue"))
+
+
+def exports_dir() -> Path:
+    """Where `sft_export` writes its versioned releases, `<exports_dir>/<release_version>/`."""
+    return Path(os.environ.get("ANKA_EXPORTS_DIR", data_dir() / "exports"))

@@ -50,6 +50,12 @@ def test_build_command_materializes_every_asset_of_every_domain(project):
     assert 3 < tasks["hukuk"] <= 120 and 2 < tasks["tarih"] <= 120  # expanded toward the default target
     assert counts(db, "judged_cot") == counts(db, "raw_cot") == tasks
     assert (root / "review_queue" / "hukuk.csv").exists()
+    # ... and the chain up to the release: eval tasks, cleaned rows, the versioned export.
+    assert set(counts(db, "eval_tasks")) == set(counts(db, "sft_dataset")) == {"hukuk", "tarih"}
+    with duckdb.connect(str(db), read_only=True) as con:
+        version, release_dir = con.execute("select distinct release_version, release_dir from anka.sft_export").fetchone()
+    assert release_dir == str((root / "exports" / version).resolve()) and f"release {version}: {release_dir}" in proc.stdout
+    assert (root / "exports" / version / "hf" / "dataset_dict.json").is_file()
     # The runs are in the instance that `dagster dev` shows.
     assert any((root / "history" / "runs").iterdir())  # under DAGSTER_HOME itself
 

@@ -39,8 +39,12 @@ def test_asset_graph_edges(refinery):
         "judged_cot": {"raw_cot", "expert_reviews"},
         "review_queue": {"judged_cot"},
         "expert_reviews": set(),
+        "eval_tasks": {"seed_tasks"},
+        "sft_dataset": {"judged_cot", "raw_cot", "eval_tasks"},
+        "sft_export": {"sft_dataset", "eval_tasks", "judged_cot"},
     }
     assert not d.get_assets_def(AssetKey("expert_reviews")).is_materializable  # observed, never made here
     for name in ("curated_seeds", "expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue",
-                 "expert_reviews"):
+                 "expert_reviews", "eval_tasks", "sft_dataset"):
         assert d.get_assets_def(AssetKey(name)).partitions_def.get_partition_keys() == ["hukuk", "tarih"]
+    assert d.get_assets_def(AssetKey("sft_export")).partitions_def is None  # one release over every domain

@@ -85,6 +85,7 @@ def cot_rows(tasks: pl.DataFrame, answers: Sequence[Answer[ParsedCot]], cfg: Raw
                 "latency_s": float(r.latency_s), "cost": float(sum(h.cost for h in a.history if not h.cached)),
                 "cached": all(h.cached for h in a.history), "repairs": a.repairs, "status": a.status,
                 "error": error, "request_key": r.key,
+                "answer_tokens": r.completion_tokens,  # of the answer kept, whether or not it came from the cache
             })
     return pl.DataFrame(rows, schema=RAW_COT_DTYPES)
 

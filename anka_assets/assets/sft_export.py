@@ -1,0 +1,228 @@
+"""`sft_export`: every domain's cleaned rows as one versioned release a trainer reads as is.
+
+Cross-domain dedup, decontamination against `eval_tasks` (word 8-grams after Turkish folding plus a
+character-window check), then `<exports_dir>/<release_version>/` with `train.jsonl` /
+`validation.jsonl` (`messages`), `prompt_completion/`, `eval.jsonl`, `parquet/`, `hf/` (DatasetDict),
+a dataset card and a manifest (see `release.py` and docs). Same inputs → same version → no files
+written. Blocking checks: valid chats, no personal data in any exported text, no train/eval overlap;
+when one fails the release is withheld (not written) and the run fails.
+"""
+
+from collections import Counter
+from typing import Any
+
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    Config,
+    MetadataValue,
+    Output,
+    asset,
+)
+from pydantic import Field
+
+from anka_assets.cleaning import DedupSettings, dedup, drop_counts, rank_samples, redact_sample
+from anka_assets.metadata import md_table
+from anka_assets.release import (
+    Layout,
+    EvalIndex,
+    dataset_card,
+    eval_overlaps,
+    example,
+    example_text,
+    invalid_chats,
+    pii_findings,
+    prompt_completion,
+    release_version,
+    write_release,
+)
+from anka_assets.resources import RefineryPaths
+from anka_assets.schemas import SFT_EXPORT_DTYPES, SftExportType
+from anka_assets.text.normalize import content_hash
+from anka_assets.text.pii import redact
+
+CHECKS = ("valid_chats", "no_personal_data", "no_eval_overlap")
+
+
+class SftExportConfig(Config):
+    system_prompt: str | None = Field(default=None, description="Optional system message of every example.")
+    assistant_template: str = Field(default="<think>\n{reasoning}\n</think>\n\n{answer}",
+                                    description="Assistant turn; {reasoning} = the steps joined, {answer}.")
+    step_separator: str = Field(default="\n", description="Joins the reasoning steps inside {reasoning}.")
+    dedup_threshold: float = Field(default=0.7, description="Cross-domain near-duplicate Jaccard threshold.")
+    decontaminate: bool = Field(default=True, description="Drop rows overlapping an eval task (off: only the check sees them).")
+    decontam_ngram: int = Field(default=8, description="Word n-gram size of the decontamination (after Turkish folding).")
+    decontam_window: int = Field(default=50, description="Character window (folded, without spaces) of the decontamination.")
+    name: str = Field(default="Yüksek Kaliteli Türkçe Mantık Seti", description="Dataset name on the card.")
+    license: str = Field(default="apache-2.0", description="License on the dataset card.")
+
+    def layout(self) -> Layout:
+        return Layout(self.system_prompt, self.assistant_template, self.step_separator)
+
+
+def eval_rows(eval_tasks: pl.DataFrame, judged: pl.DataFrame, layout: Layout) -> tuple[list[dict], int]:
+    """`eval.jsonl` rows: prompt and the best passing answer of the seed (redacted) as reference."""
+    passed = rank_samples(judged.filter(pl.col("passed") & pl.col("seed_id").is_in(eval_tasks["seed_id"].implode())))
+    best = {r["seed_id"]: r for r in passed.unique("seed_id", keep="first", maintain_order=True).iter_rows(named=True)}
+    rows, redactions = [], 0
+    for t in eval_tasks.sort(["domain", "seed_id"]).iter_rows(named=True):
+        ref, instruction = None, redact(t["instruction"])[0]
+        r = best.get(t["seed_id"])
+        if r is not None:
+            red = redact_sample(r["instruction"], list(r["reasoning_steps"]), r["answer"] or "")
+            redactions += sum(red.counts.values())
+            ref = None if red.meaningless else layout.assistant(red.steps, red.answer)
+        rows.append({"domain": t["domain"], "seed_id": t["seed_id"], "instruction": instruction,
+                     "prompt": layout.prompt(instruction), "reference": ref})
+    return rows, redactions
+
+
+def generation_params(context: AssetExecutionContext) -> dict[str, Any]:
+    """Run config of the latest raw_cot / judged_cot materializations, over their Config defaults."""
+    from anka_assets.assets.judged_cot import JudgeConfig
+    from anka_assets.assets.raw_cot import RawCotConfig
+
+    out = {}
+    for name, cls in (("raw_cot", RawCotConfig), ("judged_cot", JudgeConfig)):
+        params = {k: f.default for k, f in cls.model_fields.items()}
+        try:
+            event = context.instance.get_latest_materialization_event(AssetKey(name))
+            run = context.instance.get_run_by_id(event.run_id) if event else None
+            params.update(((run.run_config if run else {}).get("ops", {}).get(name, {}) or {}).get("config", {}))
+        except Exception as exc:  # the card still says what it could not read
+            params["_note"] = f"run config unavailable: {type(exc).__name__}"
+        out[name] = params
+    return out
+
+
+def build_sft_export():
+    @asset(
+        name="sft_export",
+        group_name="release",
+        kinds={"duckdb", "polars", "json", "parquet"},
+        dagster_type=SftExportType,
+        check_specs=[
+            AssetCheckSpec("valid_chats", asset="sft_export", blocking=True,
+                           description="Every exported row is a valid chat: roles and order, non-empty content."),
+            AssetCheckSpec("no_personal_data", asset="sft_export", blocking=True,
+                           description="The guard's personal-data scan finds nothing in any exported text."),
+            AssetCheckSpec("no_eval_overlap", asset="sft_export", blocking=True,
+                           description="No training row shares a seed or text (word 8-gram, character window) "
+                           "with an eval task."),
+        ],
+        description="The release: every domain's sft_dataset, deduplicated across domains and decontaminated "
+        "against eval_tasks, written to `<exports_dir>/<version>/` as messages and prompt/completion JSONL, "
+        "Parquet, a datasets.DatasetDict and a dataset card; content-addressed version.",
+    )
+    def sft_export(context: AssetExecutionContext, config: SftExportConfig, paths: RefineryPaths,
+                   sft_dataset: pl.DataFrame, eval_tasks: pl.DataFrame, judged_cot: pl.DataFrame):
+        layout = config.layout()
+        dedup_settings = DedupSettings(threshold=config.dedup_threshold)
+        rows = rank_samples(sft_dataset).sort(["domain", "seed_id", "sample_index"]).to_dicts()
+        rows.sort(key=lambda r: (r["expert_verdict"] != "approve", -(r["dogruluk"] or 0),
+                                 -(r["kulturel_uygunluk"] or 0), r["domain"], r["seed_id"], r["sample_index"]))
+        examples = [example(r, layout) for r in rows]
+        dropped: Counter[str] = Counter()
+        reasons, _ = dedup([example_text(e) for e in examples], dedup_settings)
+        dropped.update(r for r in reasons if r)
+        keep = [(r, e) for r, e, why in zip(rows, examples, reasons) if why is None]
+
+        evals, eval_redactions = eval_rows(eval_tasks, judged_cot, layout)
+        index = EvalIndex(ngram=config.decontam_ngram, window=config.decontam_window)
+        for t in eval_tasks.iter_rows(named=True):
+            index.add(t["seed_id"], t["instruction"])
+        if config.decontaminate:
+            eval_ids = set(eval_tasks["seed_id"].to_list())
+            clean = [(r, e) for r, e in keep if r["seed_id"] not in eval_ids and index.hit(example_text(e)) is None]
+            dropped["contaminated"] += len(keep) - len(clean)
+            keep = clean
+        keep.sort(key=lambda re: (re[0]["domain"], re[0]["seed_id"], re[0]["sample_index"]))
+        files: dict[str, list[dict]] = {"eval": evals}
+        for split in ("train", "validation"):
+            files[split] = [e for r, e in keep if r["split"] == split]
+            files[f"prompt_completion/{split}"] = [prompt_completion(e) for e in files[split]]
+
+        bad_chats = invalid_chats(files)
+        pii = pii_findings(files)
+        overlaps = eval_overlaps(files["train"] + files["validation"], evals, index)
+        counts: dict[str, Counter] = {}
+        for name in ("train", "validation", "eval"):
+            for r in files[name]:
+                counts.setdefault(r["domain"], Counter())[name] += 1
+        settings = {
+            "cleaning": {"dedup": {"key": "dedup_key: NFC, Turkish lower-case, punctuation and diacritics folded",
+                                   "shingle_chars": dedup_settings.shingle, "threshold": dedup_settings.threshold,
+                                   "num_perm": dedup_settings.num_perm, "num_bands": dedup_settings.num_bands},
+                         "eval_version": sorted(set(eval_tasks["eval_version"].to_list()))},
+            "decontamination": {"enabled": config.decontaminate, "word_ngram": config.decontam_ngram,
+                                "char_window": config.decontam_window, "against": "eval_tasks.instruction"},
+            "layout": layout.describe(),
+        }
+        judged_ok = judged_cot.filter(pl.col("teacher_status") != "skipped")
+        models = {
+            "teacher_models": sorted({m for m in sft_dataset["teacher_model"].to_list() if m}),
+            "judge_models": sorted({m for m in sft_dataset["judge_model"].to_list() if m}),
+            "teacher_template_versions": sorted({m for m in sft_dataset["teacher_template_version"].to_list() if m}),
+            "judge_template_versions": sorted({m for m in sft_dataset["judge_template_version"].to_list() if m}),
+            "generation": generation_params(context),
+        }
+        kvkk = {
+            "blocked_teacher": int((judged_ok["teacher_status"] == "blocked_kvkk").sum()),
+            "blocked_judge": int((judged_ok["judge_status"] == "blocked_kvkk").sum()),
+            "placeholders_in_training_rows": dict(sorted(Counter(
+                k for ks in sft_dataset["redacted_kinds"].to_list() for k in ks).items())),
+            "training_rows_redacted": int((sft_dataset["redacted_kinds"].list.len() > 0).sum()),
+            "placeholders_in_eval_references": eval_redactions,
+        }
+        version = release_version(files, {**settings, "models": models, "name": config.name, "license": config.license})
+        release_dir = paths.exports_path / version
+        passed = not bad_chats and not pii and not overlaps
+        written = False
+        if passed:
+            card = dataset_card(version=version, name=config.name, license=config.license, files=files,
+                                counts=counts, layout=layout, settings=settings, kvkk=kvkk, models=models,
+                                dropped=drop_counts(dropped))
+            manifest = {"version": version, "name": config.name,
+                        "counts": {d: dict(c) for d, c in sorted(counts.items())},
+                        "splits": {k: len(v) for k, v in files.items()}, "layout": layout.describe(),
+                        "settings": settings, "models": models, "kvkk": kvkk, "dropped_at_export": drop_counts(dropped)}
+            release_dir, written = write_release(paths.exports_path, version, files, card, manifest)
+            context.log.info(f"release {version} {'written to' if written else 'already at'} {release_dir}")
+        else:
+            context.log.error(f"release {version} withheld: a blocking check failed")
+
+        table = [
+            {"release_version": version, "release_dir": str(release_dir.resolve()), "split": split,
+             "domain": e["domain"], "seed_id": e["seed_id"], "content_hash": e["content_hash"],
+             "user": e["messages"][-2]["content"], "assistant": e["messages"][-1]["content"]}
+            for split in ("train", "validation") for e in files[split]
+        ] + [
+            {"release_version": version, "release_dir": str(release_dir.resolve()), "split": "eval",
+             "domain": e["domain"], "seed_id": e["seed_id"], "user": e["prompt"][-1]["content"],
+             "content_hash": content_hash(e["prompt"][-1]["content"], e["reference"] or ""),
+             "assistant": e["reference"]}
+            for e in evals
+        ]
+        df = pl.DataFrame(table, schema=SFT_EXPORT_DTYPES)
+        yield Output(df, metadata={
+            "dagster/row_count": len(df),
+            "release_version": version,
+            "release_dir": MetadataValue.path(str(release_dir.resolve())),
+            "written": written, "withheld": not passed,
+            **{f"rows_{k.replace('/', '_')}": len(v) for k, v in files.items()},
+            "counts": MetadataValue.md(md_table(
+                [(d, c.get("train", 0), c.get("validation", 0), c.get("eval", 0)) for d, c in sorted(counts.items())],
+                ["domain", "train", "validation", "eval"])),
+            **{f"dropped_{k}": v for k, v in drop_counts(dropped).items() if k in ("exact_duplicate", "near_duplicate", "contaminated")},
+        })
+        yield AssetCheckResult(check_name="valid_chats", passed=not bad_chats,
+                               metadata={"invalid": len(bad_chats), "examples": MetadataValue.json(bad_chats[:20])})
+        yield AssetCheckResult(check_name="no_personal_data", passed=not pii,
+                               metadata={"rows_with_personal_data": len(pii), "examples": MetadataValue.json(pii[:20])})
+        yield AssetCheckResult(check_name="no_eval_overlap", passed=not overlaps,
+                               metadata={"overlapping_rows": len(overlaps), "examples": MetadataValue.json(overlaps[:20])})
+
+    return sft_export

@@ -1,0 +1,171 @@
+"""eval_tasks → sft_dataset → sft_export for real: Dagster `materialize` over a temporary DuckDB file with
+teacher and judge simulators on 127.0.0.1, then the release loaded back with `datasets`."""
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from dagster import materialize
+
+from anka_assets.definitions import build_definitions
+from anka_assets.release import chat_problems
+from anka_assets.resources import RefineryPaths
+from anka_assets.simulator import SimulatorServer
+from anka_assets.text.pii import find_pii
+from tests.conftest import read_table
+from tests.test_distillation import endpoint
+
+UPSTREAM = ["expanded_tasks", "seed_tasks", "raw_cot", "judged_cot"]
+DOMAIN_ASSETS = [*UPSTREAM, "eval_tasks", "sft_dataset"]
+
+
+@pytest.fixture
+def sims():
+    with SimulatorServer() as teacher, SimulatorServer() as judge:
+        yield endpoint("teacher", teacher), endpoint("judge", judge)
+
+
+@pytest.fixture
+def paths(refinery, tmp_path) -> RefineryPaths:
+    return refinery.model_copy(update={"exports_dir": str(tmp_path / "exports")})
+
+
+def build(paths, sims, *, domains=("hukuk", "tarih"), samples=2, expand_to=8, sft=None, export=None,
+          evals=None, raise_on_error=True, domain_selection=DOMAIN_ASSETS):
+    defs = build_definitions(paths, teacher=sims[0], judge=sims[1])
+    ops = {
+        "expanded_tasks": {"config": {"target_per_domain": expand_to}},
+        "raw_cot": {"config": {"samples_per_task": samples}},
+        "eval_tasks": {"config": evals or {}},
+        "sft_dataset": {"config": {"validation_share": 0.3, **(sft or {})}},
+    }
+    for domain in domains:
+        assert materialize(list(defs.assets), selection=domain_selection, partition_key=domain, resources=defs.resources,
+                           run_config={"ops": {k: v for k, v in ops.items() if k in domain_selection}}).success
+    return materialize(list(defs.assets), selection=["sft_export"], resources=defs.resources,
+                       run_config={"ops": {"sft_export": {"config": export or {}}}}, raise_on_error=raise_on_error)
+
+
+def checks(result) -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def test_release_is_written_loaded_and_stable(paths, sims):
+    import datasets
+
+    result = build(paths, sims)
+    assert result.success and checks(result) == {"valid_chats": True, "no_personal_data": True, "no_eval_overlap": True}
+    meta = result.asset_materializations_for_node("sft_export")[0].metadata
+    version = meta["release_version"].value
+    release = Path(paths.exports_dir) / version
+    assert meta["written"].value and release.is_dir()
+    for name in ("train.jsonl", "validation.jsonl", "eval.jsonl", "prompt_completion/train.jsonl",
+                 "prompt_completion/validation.jsonl", "parquet/train.parquet", "parquet/validation.parquet",
+                 "parquet/eval.parquet", "README.md", "release.json", "hf/dataset_dict.json"):
+        assert (release / name).is_file(), name
+
+    dd = datasets.load_from_disk(str(release / "hf"))
+    assert set(dd) == {"train", "validation", "eval"} and len(dd["train"]) > 0 and len(dd["validation"]) > 0
+    train = datasets.load_dataset("json", data_files=str(release / "train.jsonl"), split="train")
+    pc = datasets.load_dataset("json", data_files=str(release / "prompt_completion" / "train.jsonl"), split="train")
+    ev = datasets.load_dataset("json", data_files=str(release / "eval.jsonl"), split="train")
+    assert len(train) == len(pc) == len(dd["train"])
+    for row, pcrow in zip(train, pc):
+        assert not chat_problems(row["messages"])
+        assert row["messages"][-1]["content"].startswith("<think>\n") and "\n</think>\n\n" in row["messages"][-1]["content"]
+        assert pcrow["prompt"] + pcrow["completion"] == row["messages"]
+        assert {"domain", "seed_id", "sample_index", "teacher_model", "judge_model", "dogruluk",
+                "kulturel_uygunluk", "completion_tokens", "content_hash"} <= set(row)
+    eval_ids = set(read_table(paths, "eval_tasks")["seed_id"])
+    assert set(ev["seed_id"]) == eval_ids and eval_ids.isdisjoint(train["seed_id"])
+    assert any(r is not None for r in ev["reference"])
+    assert set(pl.read_parquet(release / "parquet" / "train.parquet")["content_hash"]) == set(train["content_hash"])
+
+    manifest = json.loads((release / "release.json").read_text(encoding="utf-8"))
+    assert manifest["version"] == version and "train.jsonl" in manifest["files"]
+    card = (release / "README.md").read_text(encoding="utf-8")
+    assert card.startswith("---\nlicense: apache-2.0\nlanguage:\n- tr\n") and "load_from_disk" in card
+    for needle in ("doğruluk", "teacher-model", "judge-model", "temperature", "word_ngram", "blocked_teacher"):
+        assert needle in card, needle
+
+    table = read_table(paths, "sft_export")
+    assert set(table["release_version"]) == {version} and set(table["release_dir"]) == {str(release.resolve())}
+    assert (table["split"] == "train").sum() == len(train) and (table["split"] == "eval").sum() == len(ev)
+
+    # A second build with nothing changed: same version, no file rewritten.
+    mtimes = {p: p.stat().st_mtime_ns for p in release.rglob("*")}
+    again = build(paths, sims)
+    meta2 = again.asset_materializations_for_node("sft_export")[0].metadata
+    assert meta2["release_version"].value == version and not meta2["written"].value
+    assert {p: p.stat().st_mtime_ns for p in release.rglob("*")} == mtimes
+    assert [p.name for p in Path(paths.exports_dir).iterdir()] == [version]
+
+
+CONTAMINATION_SEEDS = """
+domain: tarih
+tasks:
+  - instruction: "Anadolu Selçuklu Devleti'nin yıkılış sürecini sosyo-ekonomik açıdan analiz ediniz."
+    sensitivity: public
+  - instruction: "Anadolu Selçuklu Devleti'nin yıkılış sürecini sosyo-ekonomik açıdan analiz ediniz ve Moğol istilasının payını tartışınız."
+    sensitivity: public
+  - instruction: "Tanzimat Fermanı ile Islahat Fermanı'nı gayrimüslimlere tanınan haklar bakımından karşılaştırınız."
+    sensitivity: public
+  - instruction: "Lale Devri'nin kültürel yeniliklerini ve Patrona Halil İsyanı'nın nedenlerini açıklayınız."
+    sensitivity: public
+"""
+
+
+def test_contamination_is_removed_and_each_blocking_check_withholds_the_release(tmp_path, sims):
+    from anka_assets.cleaning import select_eval
+    from anka_assets.seed_loader import load_seed_file
+    from tests.conftest import write_seed
+
+    seeds = tmp_path / "seeds"
+    write_seed(seeds, "tarih", CONTAMINATION_SEEDS)
+    tasks = load_seed_file(seeds / "tarih.yaml").tasks
+    ids = [t.seed_id for t in tasks]
+    # A salt under which exactly the short task is held out, so its longer variant is a training row.
+    salt = next(f"t{i}" for i in range(200) if select_eval(ids, 0.0, 1, f"t{i}") == {ids[0]})
+    paths = RefineryPaths(seeds_dir=str(seeds), reviews_dir=str(tmp_path / "r"), review_queue_dir=str(tmp_path / "q"),
+                          warehouse=str(tmp_path / "w.duckdb"), exports_dir=str(tmp_path / "exports"))
+    evals = {"share": 0.0, "min_per_domain": 1, "salt": salt}
+    result = build(paths, sims, domains=("tarih",), samples=1, expand_to=0, evals=evals, sft={"validation_share": 0.0})
+    assert result.success and all(checks(result).values())
+    meta = result.asset_materializations_for_node("sft_export")[0].metadata
+    assert meta["dropped_contaminated"].value == 1
+    release = Path(paths.exports_dir) / meta["release_version"].value
+    train = [json.loads(line) for line in (release / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert ids[1] not in {r["seed_id"] for r in train} and ids[0] not in {r["seed_id"] for r in train}
+    sft_meta = read_table(paths, "sft_dataset")
+    assert ids[1] in set(sft_meta["seed_id"])  # sft_dataset kept it; the export's decontamination removed it
+
+    defs = build_definitions(paths, teacher=sims[0], judge=sims[1])
+    for config, failing in (({"decontaminate": False}, "no_eval_overlap"),
+                            ({"system_prompt": "   "}, "valid_chats"),
+                            ({"system_prompt": "Sorular için 0532 123 45 67 numaralı hattı arayın."}, "no_personal_data")):
+        bad = materialize(list(defs.assets), selection=["sft_export"], resources=defs.resources,
+                          run_config={"ops": {"sft_export": {"config": config}}}, raise_on_error=False)
+        outcome = checks(bad)
+        assert outcome[failing] is False and sum(not v for v in outcome.values()) == 1, (config, outcome)
+        bad_meta = bad.asset_materializations_for_node("sft_export")[0].metadata
+        assert bad_meta["withheld"].value and not bad_meta["written"].value
+        assert not (Path(paths.exports_dir) / bad_meta["release_version"].value).exists()
+    assert [p.name for p in Path(paths.exports_dir).iterdir()] == [release.name]  # nothing else was written
+
+
+def test_sft_dataset_metadata_counts_every_drop_reason(paths, sims):
+    from anka_assets.cleaning import DROP_REASONS
+
+    defs = build_definitions(paths, teacher=sims[0], judge=sims[1])
+    result = materialize(list(defs.assets), selection=DOMAIN_ASSETS, partition_key="hukuk", resources=defs.resources,
+                         run_config={"ops": {"raw_cot": {"config": {"samples_per_task": 2}},
+                                             "expanded_tasks": {"config": {"target_per_domain": 6}}}})
+    meta = result.asset_materializations_for_node("sft_dataset")[0].metadata
+    counts = {r: meta[f"dropped_{r}"].value for r in DROP_REASONS if r != "contaminated"}
+    judged = read_table(paths, "judged_cot")
+    kept = read_table(paths, "sft_dataset")
+    assert sum(counts.values()) + len(kept) == len(judged)  # every judged row is kept or counted once
+    assert counts["eval_task"] >= 2 and counts["not_best_sample"] >= 1
+    assert "| reason | rows |" in meta["dropped"].value
+    assert not find_pii("\n".join(kept["answer"].to_list() + kept["instruction"].to_list()))
