@@ -30,3 +30,8 @@ def reviews_dir() -> Path:
 
 def review_queue_dir() -> Path:
     return Path(os.environ.get("ANKA_REVIEW_QUEUE_DIR", data_dir() / "review_queue"))
+
+
+def adapters_dir() -> Path:
+    """LoRA adapters, one folder per version, and the offline toy base models under `base/`."""
+    return Path(os.environ.get("ANKA_ADAPTERS_DIR", data_dir() / "adapters"))
