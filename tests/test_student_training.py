@@ -96,7 +96,7 @@ def test_messages_mode_and_bad_release(refinery, tmp_path):
         raise_on_error=False,
     )
     assert not result.success
-    errors = [e.event_specific_data.error.message for e in result.all_events if e.is_step_failure]
+    errors = [e.event_specific_data.error.to_string() for e in result.all_events if e.is_step_failure]
     assert any("prompt_completion/train.jsonl:19: missing field 'completion'" in m for m in errors), errors
     ok = materialize(
         [stand_in_sft_export(table), lora_adapter],
