@@ -7,6 +7,8 @@ from types import ModuleType
 
 TRAIN_EXTRA = "pip install -e '.[train]'"
 GPU_EXTRA = "pip install -e '.[gpu]' (a separate environment: see README, 'GPU stack')"
+MMLU_EXTRA = "pip install -e '.[turkishmmlu]' (lm-eval-harness)"
+_COMMANDS = {"train": TRAIN_EXTRA, "gpu": GPU_EXTRA, "turkishmmlu": MMLU_EXTRA}
 
 
 class MissingExtra(ImportError):
@@ -18,7 +20,7 @@ def require(module: str, extra: str = "train") -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        command = TRAIN_EXTRA if extra == "train" else GPU_EXTRA
+        command = _COMMANDS[extra]
         raise MissingExtra(
             f"the student stage needs the Python package {module!r}, which is not installed ({exc}). "
             f"Install the {extra!r} extra: {command}"
