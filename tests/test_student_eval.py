@@ -26,7 +26,7 @@ def test_student_eval_end_to_end(refinery, tmp_path):
             [stand_in_sft_export(table), lora_adapter, student_eval],
             resources={"io_manager": warehouse_io_manager(refinery.warehouse), "paths": refinery, "judge": judge},
             run_config={"ops": {
-                "lora_adapter": {"config": {"max_steps": 12, "learning_rate": 1e-2,
+                "lora_adapter": {"config": {"max_steps": 12,
                                             "adapters_dir": str(tmp_path / "adapters")}},
                 "student_eval": {"config": {"max_new_tokens": 8, "turkmorf_limit": 30}},
             }},

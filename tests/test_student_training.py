@@ -18,7 +18,7 @@ STEPS = 24
 
 def train_run(refinery, tmp_path: Path, **overrides):
     table = write_release(tmp_path / "releases")
-    config = {"max_steps": STEPS, "learning_rate": 1e-2, "adapters_dir": str(tmp_path / "adapters"), **overrides}
+    config = {"max_steps": STEPS, "adapters_dir": str(tmp_path / "adapters"), **overrides}
     return materialize(
         [stand_in_sft_export(table), lora_adapter],
         resources={"io_manager": warehouse_io_manager(refinery.warehouse), "paths": refinery},

@@ -32,6 +32,8 @@ from anka_assets.student.training import (
 )
 
 TOY_LABEL = "anka-toy-llama"
+REAL_LR = 2e-4
+TOY_LR = 1e-2
 
 
 class LoraConfig(Config):
@@ -43,7 +45,8 @@ class LoraConfig(Config):
     target_modules: list[str] = Field(
         default=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
         description="Linear layers that get LoRA weights.")
-    learning_rate: float = Field(default=2e-3, description="Peak learning rate (linear decay).")
+    learning_rate: float = Field(default=0.0, description="Peak learning rate (linear decay); 0 = auto: "
+                                 f"{REAL_LR} on a real base model, {TOY_LR} on the toy (random weights learn slowly).")
     epochs: float = Field(default=1.0, description="Passes over the train split (ignored when max_steps > 0).")
     max_steps: int = Field(default=-1, description="Optimizer steps; -1: use epochs.")
     max_length: int = Field(default=512, description="Longest tokenized example; longer ones are truncated.")
@@ -54,9 +57,10 @@ class LoraConfig(Config):
     backend: str = Field(default="auto", description="'auto' (Unsloth on CUDA, else PEFT + TRL), 'peft' or 'unsloth'.")
     adapters_dir: str = Field(default="", description="Where adapters live; blank: ANKA_ADAPTERS_DIR or data/adapters.")
 
-    def hyperparameters(self) -> Hyperparameters:
+    def hyperparameters(self, toy: bool) -> Hyperparameters:
+        learning_rate = self.learning_rate or (TOY_LR if toy else REAL_LR)
         return Hyperparameters(r=self.r, alpha=self.alpha, dropout=self.dropout,
-                               target_modules=tuple(self.target_modules), learning_rate=self.learning_rate,
+                               target_modules=tuple(self.target_modules), learning_rate=learning_rate,
                                epochs=self.epochs, max_steps=self.max_steps, max_length=self.max_length,
                                batch_size=self.batch_size, seed=self.seed, loss_mode=self.loss_mode)
 
@@ -75,16 +79,16 @@ class LoraConfig(Config):
 )
 def lora_adapter(context: AssetExecutionContext, config: LoraConfig, paths: RefineryPaths,
                  sft_export: pl.DataFrame):
-    hp = config.hyperparameters()
     release = release_from_export(sft_export)
     adapters = config.adapters_path()
     if config.base_model:
         base_path, label = config.base_model, config.base_model
     else:
         texts = seed_texts(paths.seeds_path) + release_texts(release)
-        base_path, label = str(build_toy_model(texts, adapters / "base", seed=hp.seed)), TOY_LABEL
+        base_path, label = str(build_toy_model(texts, adapters / "base", seed=config.seed)), TOY_LABEL
         context.log.warning("no base_model configured: training on the offline TOY model at %s", base_path)
     toy = is_toy(base_path)
+    hp = config.hyperparameters(toy)
     version = adapter_version(label, base_identity(base_path), release.version, hp)
     adapter_dir = adapters / version
     result = read_training(adapter_dir)

@@ -36,7 +36,7 @@ class Hyperparameters:
     alpha: int = 16
     dropout: float = 0.0
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-    learning_rate: float = 2e-3
+    learning_rate: float = 2e-4
     epochs: float = 1.0
     max_steps: int = -1
     max_length: int = 512
