@@ -17,6 +17,7 @@ from tests.conftest import read_table
 from tests.student_release import stand_in_sft_export, write_release
 
 
+@pytest.mark.slow
 def test_student_eval_end_to_end(refinery, tmp_path):
     table = write_release(tmp_path / "releases")
     with SimulatorServer() as sim:

@@ -32,6 +32,7 @@ def adapter_metadata(result):
     return event.materialization.metadata
 
 
+@pytest.mark.slow
 def test_trains_registers_reloads_and_reuses(refinery, tmp_path):
     first = train_run(refinery, tmp_path)
     assert first.success

@@ -162,6 +162,9 @@ def _sft_config(hp: Hyperparameters, out_dir: Path, *, cpu: bool, has_validation
         eval_strategy="no",
         report_to=[],
         use_cpu=cpu,
+        # SFTConfig turns gradient checkpointing on by default: on CPU and small models it only costs time
+        # (Unsloth brings its own through get_peft_model).
+        gradient_checkpointing=False,
         bf16=False if cpu else extra.pop("bf16", False),
         completion_only_loss=hp.loss_mode == "completion_only",
         include_num_input_tokens_seen=True,
