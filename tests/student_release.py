@@ -65,7 +65,7 @@ def write_release(root: Path, version: str = "r-test-0001", repeats: int = 3) ->
             seed_id = f"{domain}-{k:03d}"
             if k == len(facts) - 1:  # the last fact of each domain is held out for evaluation
                 evals.append({"domain": domain, "seed_id": seed_id, "instruction": question, "prompt": prompt,
-                              "reference": content if k % 2 == 1 else content})
+                              "reference": content})
                 table.append(("eval", domain, seed_id, question, content))
                 continue
             split = "validation" if k == len(facts) - 2 else "train"

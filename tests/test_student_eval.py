@@ -1,7 +1,6 @@
 """`student_eval` for real: the toy model, a trained adapter, the judge simulator on 127.0.0.1,
 Dagster `materialize` into a DuckDB file; and the pure parts (verdicts, win rates, parser)."""
 
-from pathlib import Path
 
 import pytest
 from dagster import materialize

@@ -1,9 +1,9 @@
 """`lora_adapter` for real: Dagster `materialize`, a DuckDB warehouse file, the offline toy model
 and PEFT + TRL on CPU, over a small release written to the `sft_export` contract."""
 
+import json
 from pathlib import Path
 
-import polars as pl
 import pytest
 from dagster import materialize
 
@@ -49,7 +49,6 @@ def test_trains_registers_reloads_and_reuses(refinery, tmp_path):
     assert '"r": 8' in reg["hyperparameters"]
 
     # Loss decreases: the last logged steps are below the first ones.
-    import json
     adapter_dir = Path(current["adapter_dir"])
     curve = json.loads((adapter_dir / "anka_training.json").read_text())["loss_curve"]
     losses = [p["loss"] for p in curve]

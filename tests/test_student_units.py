@@ -1,6 +1,5 @@
 """Pure parts of the student stage: versions, backend choice, lazy-import errors, release reading."""
 
-import json
 
 import pytest
 

@@ -19,7 +19,7 @@ from pydantic import Field
 from anka_assets import settings
 from anka_assets.resources import RefineryPaths
 from anka_assets.student import registry
-from anka_assets.student.release import release_from_export, release_texts, training_rows
+from anka_assets.student.release import ReleaseError, release_from_export, release_texts, training_rows
 from anka_assets.student.report import loss_curve_markdown, loss_table_markdown
 from anka_assets.student.toy_model import build_toy_model, is_toy, seed_texts
 from anka_assets.student.training import (
@@ -97,6 +97,8 @@ def lora_adapter(context: AssetExecutionContext, config: LoraConfig, paths: Refi
         backend = choose_backend(config.backend)
         train = training_rows(release, "train", hp.loss_mode)
         validation = training_rows(release, "validation", hp.loss_mode)
+        if not train:
+            raise ReleaseError(f"release {release.version} ({release.directory}) has no training rows")
         context.log.info("training %s on %d rows (%d validation) with %s", version, len(train), len(validation), backend)
         result = train_adapter(base_path, train, validation, hp, adapter_dir, backend, log=context.log)
     else:

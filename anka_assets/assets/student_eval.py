@@ -142,7 +142,7 @@ def student_eval(context: AssetExecutionContext, config: StudentEvalConfig, path
                                             temperature=config.judge_temperature, max_tokens=config.judge_max_tokens)
     gateway = judge.open_gateway(paths.warehouse, log=context.log)
     answers = ask_parsed(gateway, requests, parse_pairwise, asset="student_eval", partition=None,
-                         run_id=context.run_id, max_repairs=config.max_repairs)
+                         run_id=context.run_id, max_repairs=config.max_repairs) if requests else []
     outcomes = evaluation.task_outcomes(plans, [a.parsed for a in answers])
     rows = evaluation.domain_rows(tasks, base_nll, adapter_nll, outcomes)
 

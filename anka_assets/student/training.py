@@ -145,7 +145,7 @@ def _datasets(train_rows: list[dict], validation_rows: list[dict]):
     return train, validation
 
 
-def _sft_config(hp: Hyperparameters, out_dir: Path, *, cpu: bool, has_validation: bool, **extra):
+def _sft_config(hp: Hyperparameters, out_dir: Path, *, cpu: bool, **extra):
     trl = require("trl")
     return trl.SFTConfig(
         output_dir=str(out_dir / "_trainer"),
@@ -214,10 +214,12 @@ def _train_peft(base_model, train_rows, validation_rows, hp, out_dir: Path, log)
                            target_modules=list(hp.target_modules), task_type="CAUSAL_LM")
     train, validation = _datasets(train_rows, validation_rows)
     started = time.perf_counter()
-    trainer = trl.SFTTrainer(model=model, args=_sft_config(hp, out_dir, cpu=cpu, has_validation=validation is not None),
+    trainer = trl.SFTTrainer(model=model, args=_sft_config(hp, out_dir, cpu=cpu),
                              train_dataset=train, eval_dataset=validation, processing_class=tokenizer,
                              peft_config=lora)
     result = _fit(trainer, validation, hp, "peft", started)
+    if log is not None:
+        log.info("peft: %d steps, train loss %s, %.0f tokens/s", result.steps, result.train_loss, result.tokens_per_s)
     trainer.model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     save_probe(trainer.model, tokenizer, out_dir)
@@ -241,10 +243,11 @@ def _train_unsloth(base_model, train_rows, validation_rows, hp, out_dir: Path, l
     train, validation = _datasets(train_rows, validation_rows)
     started = time.perf_counter()
     bf16 = bool(torch.cuda.is_bf16_supported())
-    trainer = trl.SFTTrainer(model=model, args=_sft_config(hp, out_dir, cpu=False, has_validation=validation is not None,
-                                                           bf16=bf16),
+    trainer = trl.SFTTrainer(model=model, args=_sft_config(hp, out_dir, cpu=False, bf16=bf16),
                              train_dataset=train, eval_dataset=validation, processing_class=tokenizer)
     result = _fit(trainer, validation, hp, "unsloth", started)
+    if log is not None:
+        log.info("unsloth: %d steps, train loss %s, %.0f tokens/s", result.steps, result.train_loss, result.tokens_per_s)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     save_probe(model, tokenizer, out_dir)
