@@ -17,12 +17,14 @@ from anka_assets.assets.eval_tasks import build_eval_tasks
 from anka_assets.assets.expanded_tasks import build_expanded_tasks
 from anka_assets.assets.expert_reviews import build_expert_reviews
 from anka_assets.assets.judged_cot import build_judged_cot
+from anka_assets.assets.lora_adapter import lora_adapter
 from anka_assets.assets.raw_cot import build_raw_cot
 from anka_assets.assets.review_queue import build_review_queue
 from anka_assets.assets.seed_tasks import build_seed_tasks
-from anka_assets.dead_runs import dead_run_reaper
 from anka_assets.assets.sft_dataset import build_sft_dataset
 from anka_assets.assets.sft_export import build_sft_export
+from anka_assets.assets.student_eval import student_eval
+from anka_assets.dead_runs import dead_run_reaper
 from anka_assets.gateway import ModelEndpoint
 from anka_assets.partitions import build_domain_partitions
 from anka_assets.resources import RefineryPaths, warehouse_io_manager
@@ -48,6 +50,8 @@ def build_definitions(
         build_eval_tasks(domains),
         build_sft_dataset(domains),
         build_sft_export(),
+        lora_adapter,
+        student_eval,
     ]
     return Definitions(
         assets=assets,

@@ -37,6 +37,9 @@ __all__ = [
     "parse_cot",
     "parse_judge",
     "parse_task_list",
+    "PAIRWISE_RESPONSE_FORMAT",
+    "PairwiseVerdict",
+    "parse_pairwise",
 ]
 
 SCORE_MIN = 1
@@ -510,3 +513,59 @@ def parse_task_list(text: str) -> list[str]:
     if not items:
         raise ParseError(f"{what}: no tasks found in {_preview(text.strip())}")
     return items
+
+
+# --------------------------------------------------------------------------------------------
+# Pairwise verdict (student_eval: which of two answers is better)
+# --------------------------------------------------------------------------------------------
+
+PAIRWISE_CHOICES = ("A", "B", "berabere")
+
+PAIRWISE_RESPONSE_FORMAT: dict[str, Any] = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "pairwise_verdict",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "properties": {
+                "kazanan": {"type": "string", "enum": list(PAIRWISE_CHOICES)},
+                "gerekce": {"type": "string"},
+            },
+            "required": ["kazanan", "gerekce"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+_PAIRWISE_WORDS = {
+    "a": "A", "cevap a": "A", "a cevabı": "A",
+    "b": "B", "cevap b": "B", "b cevabı": "B",
+    "berabere": "berabere", "beraberlik": "berabere", "eşit": "berabere", "esit": "berabere", "tie": "berabere",
+}
+
+
+@dataclass(frozen=True)
+class PairwiseVerdict:
+    """Which answer the judge preferred: 'A', 'B' or 'berabere' (a tie)."""
+
+    kazanan: str
+    gerekce: str
+
+
+def parse_pairwise(text: str) -> PairwiseVerdict:
+    """Parse a pairwise verdict ``{"kazanan": "A" | "B" | "berabere", "gerekce": "..."}``.
+
+    ``kazanan`` is read case-insensitively with Turkish folding ("a", "Cevap B", "BERABERE", "eşit");
+    anything else is a ParseError naming the value.
+    """
+    what = "pairwise verdict"
+    text = _require_text(text, what)
+    obj = _pick_object(text, ("kazanan",), what)
+    raw = _field(obj, "kazanan", what)
+    if not isinstance(raw, str) or turkish_lower(raw.strip()) not in _PAIRWISE_WORDS:
+        raise ParseError(f"{what}: field 'kazanan' must be one of A, B, berabere, got {_preview(raw)}")
+    gerekce = obj.get("gerekce", "")
+    if not isinstance(gerekce, str):
+        raise ParseError(f"{what}: field 'gerekce' must be a string, got {type(gerekce).__name__}")
+    return PairwiseVerdict(kazanan=_PAIRWISE_WORDS[turkish_lower(raw.strip())], gerekce=gerekce.strip())

@@ -35,3 +35,8 @@ def review_queue_dir() -> Path:
 def exports_dir() -> Path:
     """Where `sft_export` writes its versioned releases, `<exports_dir>/<release_version>/`."""
     return Path(os.environ.get("ANKA_EXPORTS_DIR", data_dir() / "exports"))
+
+
+def adapters_dir() -> Path:
+    """LoRA adapters, one folder per version, and the offline toy base models under `base/`."""
+    return Path(os.environ.get("ANKA_ADAPTERS_DIR", data_dir() / "adapters"))

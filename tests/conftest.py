@@ -74,3 +74,14 @@ def copy_repo_seeds(dest: Path, domains: list[str]) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for domain in domains:
         shutil.copy(REPO / "data" / "seeds" / f"{domain}.yaml", dest / f"{domain}.yaml")
+
+
+def pytest_collection_modifyitems(config, items):
+    """`require_cuda` tests run only where torch sees a CUDA GPU (the `gpu` extra's machines)."""
+    from anka_assets.student.deps import cuda_available
+
+    if any("require_cuda" in item.keywords for item in items) and not cuda_available():
+        skip = pytest.mark.skip(reason="needs a CUDA GPU and the `gpu` extra (pip install -e '.[gpu]')")
+        for item in items:
+            if "require_cuda" in item.keywords:
+                item.add_marker(skip)

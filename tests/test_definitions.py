@@ -42,6 +42,8 @@ def test_asset_graph_edges(refinery):
         "eval_tasks": {"seed_tasks"},
         "sft_dataset": {"judged_cot", "raw_cot", "eval_tasks"},
         "sft_export": {"sft_dataset", "eval_tasks", "judged_cot"},
+        "lora_adapter": {"sft_export"},
+        "student_eval": {"sft_export", "lora_adapter"},
     }
     assert not d.get_assets_def(AssetKey("expert_reviews")).is_materializable  # observed, never made here
     for name in ("curated_seeds", "expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue",
