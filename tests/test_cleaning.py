@@ -4,7 +4,7 @@ and each release check failing on a crafted bad row."""
 import polars as pl
 import pytest
 
-from anka_assets.assets.judged_cot import JUDGED_SCHEMA
+from anka_assets.schemas import JUDGED_COT_DTYPES
 from anka_assets.assets.sft_dataset import SftDatasetConfig, clean_domain
 from anka_assets.cleaning import DROP_REASONS, DedupSettings, dedup, eval_version, redact_sample, select_eval, split_of
 from anka_assets.release import EvalIndex, Layout, eval_overlaps, example, invalid_chats, pii_findings, release_version
@@ -27,7 +27,7 @@ def judged_row(seed: str, sample: int = 0, *, passed=True, answer=None, steps=No
                dogruluk=5, expert=None):
     answer = answer or distinct(seed + "a")
     steps = steps or [distinct(seed + "s1", 12), distinct(seed + "s2", 12)]
-    row = {k: None for k in JUDGED_SCHEMA}
+    row = {k: None for k in JUDGED_COT_DTYPES}
     row.update(
         row_id=f"{seed}-s{sample}", seed_id=seed, domain="hukuk", sample_index=sample,
         instruction=instruction or f"Görev {seed}: borçlu temerrüdünün şartlarını açıklayınız.",
@@ -59,7 +59,7 @@ def test_every_drop_reason_of_sft_dataset():
                    answer="Başvuru için 0532 123 45 67 numaralı hat aranır ve kimlik bilgileri doğrulanır, süreç tamamlanır."),
         judged_row(seed(9), 0, passed=False), judged_row(seed(9), 1, dogruluk=3, expert="approve"),  # expert wins
     ]
-    judged = pl.DataFrame(rows, schema=JUDGED_SCHEMA)
+    judged = pl.DataFrame(rows, schema=JUDGED_COT_DTYPES)
     raw = pl.DataFrame({"row_id": judged["row_id"], "template_version": ["cot-v1"] * len(judged),
                         "answer_tokens": [100] * len(judged)})
     evals = pl.DataFrame({"seed_id": [seed(2)], "eval_version": ["ev-0000000000"]})

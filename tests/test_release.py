@@ -16,7 +16,7 @@ from anka_assets.text.pii import find_pii
 from tests.conftest import read_table
 from tests.test_distillation import endpoint
 
-UPSTREAM = ["expanded_tasks", "seed_tasks", "raw_cot", "judged_cot"]
+UPSTREAM = ["curated_seeds", "expanded_tasks", "seed_tasks", "raw_cot", "judged_cot"]
 DOMAIN_ASSETS = [*UPSTREAM, "eval_tasks", "sft_dataset"]
 
 

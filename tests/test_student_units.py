@@ -68,23 +68,3 @@ def test_beats_base():
     assert not ok and "win rate 0.500 is not above 0.5" in why[0]
     ok, why = beats_base({"base_loss": None, "adapter_loss": None, "win_rate": None}, 0.5)
     assert not ok and "nothing measured" in why[0]
-
-
-def test_student_assets_wire_to_sft_export_by_key(refinery):
-    import polars as pl
-    from dagster import AssetKey, Definitions
-
-    from anka_assets.assets.lora_adapter import lora_adapter
-    from anka_assets.assets.student_eval import student_eval
-    from anka_assets.definitions import build_definitions
-    from tests.student_release import stand_in_sft_export
-
-    base = build_definitions(refinery)
-    defs = Definitions(assets=[*base.assets, stand_in_sft_export(pl.DataFrame()), lora_adapter, student_eval],
-                       resources=base.resources)
-    graph = defs.resolve_asset_graph()
-    parents = lambda name: {p.to_user_string() for p in graph.get(AssetKey(name)).parent_keys}  # noqa: E731
-    assert parents("lora_adapter") == {"sft_export"}
-    assert parents("student_eval") == {"sft_export", "lora_adapter"}
-    check_keys = {c.name for c in defs.get_assets_def(AssetKey("student_eval")).check_specs}
-    assert check_keys == {"adapter_beats_base"}
