@@ -3,6 +3,13 @@
 Sending a prompt to a commercial, usually foreign, API is a transfer abroad (Art. 9). Only ``public``
 prompts in which a fresh PII scan finds nothing may go to a ``commercial`` endpoint; a PII hit overrides
 the label. A ``local`` endpoint may receive anything. An unknown locality is treated as commercial.
+
+The scan is the recall-first ``egress`` mode of :func:`anka_assets.text.pii.find_pii` over EVERY string
+the request carries: each message's content (plain or multi-part), name, tool calls and their
+arguments, any other field, mapping keys and numbers (a T.C. Kimlik No may travel as a JSON integer),
+and the string values of the request parameters (tool definitions, stop strings, ...). All of them
+are scanned as one text joined by line breaks, so an identifier split across two parts is still one
+digit run.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from anka_assets.gateway.types import normalise_sensitivity
 from anka_assets.text.pii import find_pii
 
-__all__ = ["KvkkDecision", "decide_kvkk", "message_texts"]
+__all__ = ["KvkkDecision", "decide_kvkk", "message_texts", "request_texts"]
 
 
 @dataclass(frozen=True)
@@ -23,29 +30,48 @@ class KvkkDecision:
     pii_kinds: tuple[str, ...] = ()
 
 
-def _strings(value: Any) -> Iterator[str]:
+def _strings(value: Any, numbers: bool = True) -> Iterator[str]:
     if isinstance(value, str):
         yield value
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, (int, float)):
+        if numbers:
+            yield str(value)
     elif isinstance(value, Mapping):
         for k, v in value.items():
-            if k in ("role", "type"):
-                continue
-            yield from _strings(v)
-    elif isinstance(value, (list, tuple)):
+            yield from _strings(k, numbers)
+            yield from _strings(v, numbers)
+    elif isinstance(value, (list, tuple, set, frozenset)):
         for v in value:
-            yield from _strings(v)
+            yield from _strings(v, numbers)
+    elif isinstance(value, bytes):
+        yield value.decode("utf-8", "replace")
 
 
 def message_texts(messages: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Every text a message list carries: string contents, text parts of multi-part contents, names."""
+    """Every text a message list carries: contents (plain and multi-part), names, tool calls and their
+    arguments, any other field, keys and numbers."""
     out: list[str] = []
     for message in messages:
         out.extend(_strings(message))
     return out
 
 
+def request_texts(messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any] | None = None) -> str:
+    """One text of everything a request sends: message texts, then the strings of its parameters
+    (numeric sampling parameters such as ``seed`` or ``max_tokens`` are no personal data)."""
+    parts = message_texts(messages)
+    if params:
+        parts.extend(_strings(params, numbers=False))
+    return "\n".join(parts)
+
+
 def decide_kvkk(
-    locality: str | None, sensitivity: str | None, messages: Sequence[Mapping[str, Any]]
+    locality: str | None,
+    sensitivity: str | None,
+    messages: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any] | None = None,
 ) -> KvkkDecision:
     """Decide before any network I/O. Never raises for odd labels: unknown means most restricted."""
     loc = (locality or "").strip().lower()
@@ -53,11 +79,7 @@ def decide_kvkk(
         return KvkkDecision(True, "local endpoint: data stays inside the organisation")
 
     label = normalise_sensitivity(sensitivity)
-    kinds: set[str] = set()
-    for text in message_texts(messages):
-        for match in find_pii(text):
-            kinds.add(str(match.kind))
-    pii_kinds = tuple(sorted(kinds))
+    pii_kinds = tuple(sorted({str(m.kind) for m in find_pii(request_texts(messages, params), mode="egress")}))
 
     reasons = []
     if loc != "commercial":
