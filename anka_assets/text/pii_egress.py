@@ -221,7 +221,8 @@ def _units(norm: str, run: list[tuple[int, int]]) -> list[list[tuple[int, int]]]
                 continue
         # a thousands-grouped amount: 1-3 digits then groups of exactly 3, same '.' or ' ' separator
         j = i
-        if 1 <= run[i][1] - run[i][0] <= 3:
+        joined_before = i > 0 and norm[run[i - 1][1] : run[i][0]] in (".", " ")
+        if 1 <= run[i][1] - run[i][0] <= 3 and not joined_before:
             sep = None
             while j + 1 < n and run[j + 1][1] - run[j + 1][0] == 3:
                 gap = norm[run[j][1] : run[j + 1][0]]
@@ -257,13 +258,14 @@ def _digit_candidates(norm: str) -> Iterator[tuple[int, int, str]]:
                 continue
         for units in _units(norm, run):
             digits = ["".join(ch for ch in norm[s:e] if ch.isdigit()) for s, e in units]
+            dates = [not norm[s:e].isdigit() for s, e in units]  # multi-group units are dates
             for i in range(len(units)):
                 window = ""
                 for j in range(i, len(units)):
                     window += digits[j]
                     if len(window) > 24:
                         break
-                    if len(window) >= 10:
+                    if len(window) >= 10 and not all(dates[i : j + 1]):  # a date range is no identifier
                         for kind in _kinds_of_window(window):
                             yield units[i][0], units[j][1], kind
                 # inside one long contiguous group: every window, for the two costliest kinds
