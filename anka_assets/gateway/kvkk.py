@@ -30,7 +30,14 @@ class KvkkDecision:
     pii_kinds: tuple[str, ...] = ()
 
 
-def _strings(value: Any, numbers: bool = True) -> Iterator[str]:
+_ENUM_VALUES = frozenset({"system", "user", "assistant", "tool", "developer", "function", "text", "image_url",
+                          "input_audio", "file", "json_schema", "json_object", "object", "string", "array",
+                          "integer", "number", "boolean", "null"})
+
+
+def _strings(value: Any, numbers: bool, keys: list[str]) -> Iterator[str]:
+    """String leaves in order (numbers too, if asked); mapping keys are collected into ``keys``
+    so that they do not split a value's text from the next one's."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, bool) or value is None:
@@ -40,21 +47,29 @@ def _strings(value: Any, numbers: bool = True) -> Iterator[str]:
             yield str(value)
     elif isinstance(value, Mapping):
         for k, v in value.items():
-            yield from _strings(k, numbers)
-            yield from _strings(v, numbers)
+            keys.append(str(k))
+            if k in ("role", "type") and v in _ENUM_VALUES:
+                continue  # a fixed label between two parts would split a digit run
+            yield from _strings(v, numbers, keys)
     elif isinstance(value, (list, tuple, set, frozenset)):
         for v in value:
-            yield from _strings(v, numbers)
+            yield from _strings(v, numbers, keys)
     elif isinstance(value, bytes):
         yield value.decode("utf-8", "replace")
 
 
+_FIELD_NAMES = frozenset({"role", "content", "type", "text", "name", "tool_calls", "function", "arguments", "id",
+                          "tool_call_id", "image_url", "url", "refusal"})
+
+
 def message_texts(messages: Sequence[Mapping[str, Any]]) -> list[str]:
     """Every text a message list carries: contents (plain and multi-part), names, tool calls and their
-    arguments, any other field, keys and numbers."""
+    arguments, any other field, numbers, and unusual keys (after the values)."""
     out: list[str] = []
+    keys: list[str] = []
     for message in messages:
-        out.extend(_strings(message))
+        out.extend(_strings(message, True, keys))
+    out.extend(k for k in keys if k not in _FIELD_NAMES)
     return out
 
 
@@ -63,7 +78,9 @@ def request_texts(messages: Sequence[Mapping[str, Any]], params: Mapping[str, An
     (numeric sampling parameters such as ``seed`` or ``max_tokens`` are no personal data)."""
     parts = message_texts(messages)
     if params:
-        parts.extend(_strings(params, numbers=False))
+        keys: list[str] = []
+        parts.extend(_strings(params, False, keys))
+        parts.extend(keys)
     return "\n".join(parts)
 
 

@@ -81,10 +81,32 @@ def _fold_cached(ch: str) -> str:
     return _fold_char(ch)
 
 
+_FOLD_RE = re.compile(r"[^\x00-\x08\x0e-\x7f]")
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_mark(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("M")
+
+
 def normalise(text: str) -> tuple[str, list[int]]:
     """The normalised text and, for each of its characters, the offset of the original character."""
     if text.isascii() and not any(c in "\t\n\r\v\f" for c in text):
         return text, list(range(len(text)))
+    # Fast path: every character folds to exactly one character (the usual case: Turkish letters,
+    # typographic quotes, NBSP, dashes, Unicode digits); then offsets are unchanged.
+    simple = True
+
+    def fold(m: re.Match[str]) -> str:
+        nonlocal simple
+        folded = _fold_cached(m.group())
+        if len(folded) != 1 or _is_mark(folded):
+            simple = False
+        return folded
+
+    norm = _FOLD_RE.sub(fold, text)
+    if simple:
+        return norm, list(range(len(text)))
     out: list[str] = []
     index: list[int] = []
     prev = ""
