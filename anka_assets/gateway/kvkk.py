@@ -48,7 +48,7 @@ def _strings(value: Any, numbers: bool, keys: list[str]) -> Iterator[str]:
     elif isinstance(value, Mapping):
         for k, v in value.items():
             keys.append(str(k))
-            if k in ("role", "type") and v in _ENUM_VALUES:
+            if k in ("role", "type") and isinstance(v, str) and v in _ENUM_VALUES:
                 continue  # a fixed label between two parts would split a digit run
             yield from _strings(v, numbers, keys)
     elif isinstance(value, (list, tuple, set, frozenset)):
