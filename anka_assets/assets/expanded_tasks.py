@@ -83,7 +83,7 @@ def plan_expansion(curated: Sequence[SeedTask], cfg: ExpansionConfig) -> list[Ex
         return []
     requests = math.ceil(missing * cfg.oversample / cfg.tasks_per_request)
     # Seeds with personal data are no parents: their offspring would echo it, and screening drops those.
-    ordered = sorted((t for t in curated if not find_pii(t.instruction)), key=lambda t: t.source_line)
+    ordered = sorted((t for t in curated if not find_pii(t.instruction, mode="egress")), key=lambda t: t.source_line)
     if not ordered:
         return []
     jobs = []
@@ -108,7 +108,7 @@ def _examples(ordered: Sequence[SeedTask], position: int, count: int) -> tuple[s
         task = ordered[(position + step) % len(ordered)]
         if len(picked) == count:
             break
-        if SENSITIVITY_RANK[task.sensitivity] <= limit and not find_pii(task.instruction):
+        if SENSITIVITY_RANK[task.sensitivity] <= limit and not find_pii(task.instruction, mode="egress"):
             picked.append(task.instruction)
     return tuple(picked)
 
@@ -201,7 +201,7 @@ def screen_candidate(text: str) -> tuple[str | None, str | None]:
         return None, "invalid"
     if detect_language(clean) not in ("tr", None):
         return None, "not_turkish"
-    if find_pii(clean):
+    if find_pii(clean, mode="egress"):
         return None, "personal_data"
     return clean, None
 

@@ -1,5 +1,9 @@
 """Turkish PII detection and redaction (KVKK gate before any prompt reaches a commercial API).
 
+One detector, two modes: ``find_pii(text, mode="redact")`` (default, described below) is precision-first
+and rewrites texts; ``mode="egress"`` is the recall-first scan of the KVKK guard, which normalises
+Unicode digits, invisible characters and separators first (see :mod:`anka_assets.text.pii_egress`).
+
 Detected kinds (see ``docs/CONTRACTS.md``):
 
 ========  ==============================================  ==============================
