@@ -96,6 +96,9 @@ def test_ordinary_turkish_numbers_are_rarely_blocked() -> None:
         "Sunucu 192.168.100.200 adresinde.",
         "Ali at yarışında birinci geldi, nokta koyduk.",
         "Ürün 15 TL 250 kuruşa satıldı; plaka 12 de 2024 değil.",
+        "Hazine 5000000000 TL borçlandı; faiz 1250000000,50 TL tuttu.",
+        "Oran %12,5 ve tutar 1.250.000,75 TL; koordinat 39.9334, 32.8597.",
+        "Esas No: 2021/12345 Karar No: 2022/6789, RG: 12/10/2004-25611",
     ],
 )
 def test_ordinary_text_is_not_flagged(text: str) -> None:
@@ -116,6 +119,8 @@ TCKN = "10000000146"
         "TC 100\n000\n001\n46",
         "TC (100) 000_001/46",
         "TC 1\u03010000000146",  # a combining mark glued to a digit
+        "TC 100,000,001,46",
+        "TC ⑴⓪⓪⓪⓪⓪⓪⓪①④⑥",
     ],
 )
 def test_tckn_obfuscations_and_spans_map_to_the_original(text: str) -> None:

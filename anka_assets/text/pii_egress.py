@@ -128,10 +128,14 @@ def normalise(text: str) -> tuple[str, list[int]]:
 # --------------------------------------------------------------------------------------------
 
 _GROUP_RE = re.compile(r"[0-9]+")
-_GAP_RE = re.compile("[" + re.escape(_SEP_CHARS) + "]{1,%d}" % _MAX_GAP)
+_GAP_RE = re.compile("[" + re.escape(_SEP_CHARS) + "]{1,%d}|," % _MAX_GAP)
 _UNIT_AFTER_RE = re.compile(
     r"(?:,[0-9]+)?\s*(?:TL\b|TRY\b|YTL\b|₺|\$|€|£|USD\b|EUR\b|GBP\b|lira|dolar|avro|euro|kuruş|kuruş"
     r"|kişi|adet|ton\b|km|kg|m2|m²|metre|hektar|dönüm|ha\b|nüfus|milyon|milyar|bin\b|sterlin|yen\b)",
+    re.IGNORECASE,
+)
+_CURRENCY_AFTER_RE = re.compile(
+    r"(?:,[0-9]+)?\s*(?:TL\b|TRY\b|YTL\b|₺|\$|€|£|USD\b|EUR\b|GBP\b|lira\b|liralık|dolar|avro\b|euro\b|kuruş)",
     re.IGNORECASE,
 )
 _CURRENCY_BEFORE_RE = re.compile(r"(?:₺|\$|€|£|TL|USD|EUR)\s*$", re.IGNORECASE)
@@ -224,6 +228,10 @@ def digit_runs(norm: str) -> list[list[tuple[int, int]]]:
 def _units(norm: str, run: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
     """Split a run into units (dates stay whole) and sub-runs (amounts break the run)."""
     out: list[list[tuple[int, int]]] = [[]]  # sub-runs of units; a unit is (start, end) over groups
+    if _CURRENCY_AFTER_RE.match(norm, run[-1][1]):  # "5000000000 TL", "5000000000,50 TL": an amount
+        run = run[:-1]
+        if run and norm[run[-1][1] : run[-1][1] + 1] == ",":
+            run = run[:-1]
     i = 0
     n = len(run)
     while i < n:
@@ -328,7 +336,7 @@ _KNOWN_TLDS = frozenset(
 )
 _SPLIT_DOT_RE = re.compile(rf"(?:{_DOT_OBF}|{_DOT_PLAIN})", re.IGNORECASE)
 
-_PS = "[ \\-]{0,3}"
+_PS = "[ \\-._]{0,3}"
 _PLATE_RE = re.compile(
     rf"(?<![0-9A-Za-zÇĞİÖŞÜçğıöşü])(?<![0-9][ .\-/])"
     rf"(?P<il>0{_PS}[1-9]|[1-7]{_PS}[0-9]|8{_PS}[01]){_PS}"
