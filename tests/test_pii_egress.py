@@ -99,6 +99,8 @@ def test_ordinary_turkish_numbers_are_rarely_blocked() -> None:
         "Hazine 5000000000 TL borçlandı; faiz 1250000000,50 TL tuttu.",
         "Oran %12,5 ve tutar 1.250.000,75 TL; koordinat 39.9334, 32.8597.",
         "Esas No: 2021/12345 Karar No: 2022/6789, RG: 12/10/2004-25611",
+        "| yıl | oran |\n| 12 | 34 | 56 | 78 | 90 |",
+        "Maddeler 12, 15, 117, 141 ve 1923, 1938 yılları",
     ],
 )
 def test_ordinary_text_is_not_flagged(text: str) -> None:
@@ -120,6 +122,7 @@ TCKN = "10000000146"
         "TC (100) 000_001/46",
         "TC 1\u03010000000146",  # a combining mark glued to a digit
         "TC 100,000,001,46",
+        "TC 100*000|001~46",
         "TC ⑴⓪⓪⓪⓪⓪⓪⓪①④⑥",
     ],
 )

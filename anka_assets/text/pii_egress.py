@@ -11,9 +11,9 @@ way a person (or an adversary) can write an identifier must be caught. So this s
    glued to a digit) are removed; other non-ASCII characters are NFKC-folded one by one
    (full-width ``Ｔ``/``＠``, superscript and circled digits); every space (NBSP, thin, ideographic,
    line breaks) becomes ``" "`` and every dash (category Pd, minus sign) ``"-"``;
-2. joins **digit groups** separated by up to four separator characters (spaces, dots, dashes,
-   slashes, underscores, brackets, middle dots) into one *run*; a group next to ``:`` and a digit
-   (a clock time) is never joined;
+2. joins **digit groups** separated by up to four separator characters (spaces, line breaks, dots,
+   dashes, slashes, underscores, brackets, middle dots, ``* ~ + # ' "``) or by one comma or bar without
+   a space into one *run*; a group next to ``:`` and a digit (a clock time) is never joined;
 3. validates every **window** of each run aligned on group boundaries (plus every window inside
    a single long group for T.C. Kimlik No and cards) against every checksum: T.C. Kimlik No / YKN
    (``stdnum.tr.tckimlik``), VKN (``stdnum.tr.vkn``, no keyword needed), TR IBAN (mod 97, also
@@ -47,7 +47,7 @@ from stdnum.tr import vkn as _vkn
 __all__ = ["normalise", "digit_runs", "find_egress"]
 
 _MAX_GAP = 4  # separator characters allowed between two digit groups of one run
-_SEP_CHARS = " .-/_()[]{}\\·•∙"
+_SEP_CHARS = " .-/_()[]{}\\·•∙*~+#'\"<>"
 _EXTRA_INVISIBLE = {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", "\u180b", "\u180c", "\u180d", "\u180f"}
 
 
@@ -128,7 +128,8 @@ def normalise(text: str) -> tuple[str, list[int]]:
 # --------------------------------------------------------------------------------------------
 
 _GROUP_RE = re.compile(r"[0-9]+")
-_GAP_RE = re.compile("[" + re.escape(_SEP_CHARS) + "]{1,%d}|," % _MAX_GAP)
+# A comma or a bar only when tight: ", " separates list items and " | " table cells.
+_GAP_RE = re.compile("[" + re.escape(_SEP_CHARS) + "]{1,%d}|,|\\|" % _MAX_GAP)
 _UNIT_AFTER_RE = re.compile(
     r"(?:,[0-9]+)?\s*(?:TL\b|TRY\b|YTL\b|₺|\$|€|£|USD\b|EUR\b|GBP\b|lira|dolar|avro|euro|kuruş|kuruş"
     r"|kişi|adet|ton\b|km|kg|m2|m²|metre|hektar|dönüm|ha\b|nüfus|milyon|milyar|bin\b|sterlin|yen\b)",
