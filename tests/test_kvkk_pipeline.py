@@ -133,6 +133,29 @@ def test_refused_rows_are_answered_by_the_local_fallback_in_the_same_run(refiner
     assert fallback_sim.stats()["total"] == 3  # not asked again
 
 
+def test_expansion_of_a_non_public_parent_goes_to_the_local_fallback(refinery, tmp_path, sims):
+    teacher_sim, _, fallback_sim = sims
+    write_seed(tmp_path / "seeds", "kisisel", PERSONAL_SEEDS)
+    defs = build_definitions(
+        refinery, teacher=endpoint("teacher", teacher_sim, "commercial"),
+        teacher_fallback=endpoint("teacher_fallback", fallback_sim, "local", TeacherFallback, configured=True))
+    # 4 curated, target 14: ceil(10 * 1.5 / 5) = 3 requests over the two parents without personal data
+    # (public, internal, public again)
+    result = materialize(list(defs.assets), selection=["expanded_tasks"], partition_key="kisisel",
+                         resources=defs.resources,
+                         run_config={"ops": {"expanded_tasks": {"config": {"target_per_domain": 14}}}})
+    assert result.success
+    assert teacher_sim.stats()["total"] == 2 and fallback_sim.stats()["total"] == 1
+    assert "disiplin" in sent_texts(fallback_sim) and "disiplin" not in sent_texts(teacher_sim)
+    with duckdb.connect(refinery.warehouse, read_only=True) as con:
+        rows = con.execute("select role, decision, sensitivity from anka.model_audit "
+                           "where asset = 'expanded_tasks' order by role, decision").fetchall()
+    assert rows == [("teacher", "blocked", "internal"), ("teacher", "sent", "public"), ("teacher", "sent", "public"),
+                    ("teacher_fallback", "sent", "internal")]
+    expanded = read_table(refinery, "expanded_tasks")
+    assert "internal" in set(expanded["sensitivity"])  # offspring of the internal parent, answered locally
+
+
 def test_a_fallback_that_is_not_local_refuses_to_load(monkeypatch, refinery):
     for name in ("BASE_URL", "BACKEND", "LOCALITY", "MODEL"):
         monkeypatch.delenv(f"ANKA_TEACHER_FALLBACK_{name}", raising=False)

@@ -29,6 +29,7 @@ from anka_assets.dedup import NearDuplicateIndex
 from distilabel.steps.tasks import Task
 
 from anka_assets.assets import domain_table
+from anka_assets.fallback import TeacherFallback
 from anka_assets.gateway import ModelEndpoint, ModelResult
 from anka_assets.gateway.distilabel_llm import GatewayLLM
 from anka_assets.metadata import md_counts, md_preview, md_table
@@ -256,20 +257,24 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
         description="Teacher-generated Turkish tasks derived from each curated seed (evol-instruct), validated "
         "like curated ones, deduplicated with Turkish-aware keys, inheriting the parent's sensitivity.",
     )
-    def expanded_tasks(context: AssetExecutionContext, config: ExpansionConfig, paths: RefineryPaths, teacher: ModelEndpoint):
+    def expanded_tasks(context: AssetExecutionContext, config: ExpansionConfig, paths: RefineryPaths, teacher: ModelEndpoint,
+                       teacher_fallback: TeacherFallback):
         frames, meta_rows, results = [], [], []
         rejected_total: Counter = Counter()
-        gateway = None
+        gateway = fallback = None
+        if teacher_fallback.configured:
+            teacher_fallback.check_local()
         for domain in context.partition_keys:
             curated = load_seed_file(paths.seeds_path / f"{domain}.yaml").tasks
             jobs = plan_expansion(curated, config)
             accepted, parents, rejected = [], [], Counter()
             if jobs:
                 gateway = gateway or teacher.open_gateway(paths.warehouse, log=context.log)
+                generation = {"temperature": config.temperature, "max_tokens": config.max_tokens,
+                              "response_format": TASK_LIST_RESPONSE_FORMAT}
                 llm = GatewayLLM.for_gateway(
                     gateway, asset="expanded_tasks", partition=domain, run_id=context.run_id,
-                    generation_kwargs={"temperature": config.temperature, "max_tokens": config.max_tokens,
-                                       "response_format": TASK_LIST_RESPONSE_FORMAT},
+                    generation_kwargs=generation,
                 )
                 task = TurkishTaskExpansion(llm=llm, name=EXPANSION_STEP)
                 task.load()
@@ -277,6 +282,19 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
                 llm.template_version = template.version  # the cache key follows the prompt file
                 found, made = run_expansion(task, llm, jobs, config.max_repairs)
                 results += made
+                # KVKK-refused jobs (non-public parents for a commercial teacher) go to the local fallback.
+                blocked = [i for i, r in enumerate(made[: len(jobs)]) if r.status == "blocked_kvkk"]
+                if blocked and teacher_fallback.configured:
+                    fallback = fallback or teacher_fallback.open_gateway(paths.warehouse, log=context.log)
+                    fb_llm = GatewayLLM.for_gateway(fallback, asset="expanded_tasks", partition=domain,
+                                                    run_id=context.run_id, generation_kwargs=generation)
+                    fb_task = TurkishTaskExpansion(llm=fb_llm, name=EXPANSION_STEP)
+                    fb_task.load()
+                    fb_llm.template_version = template.version
+                    fb_found, fb_made = run_expansion(fb_task, fb_llm, [jobs[i] for i in blocked], config.max_repairs)
+                    results += fb_made
+                    for i, tasks in zip(blocked, fb_found):
+                        found[i] = tasks
                 model = next((r.model for r in made if r.model), None) or gateway.settings.model
                 accepted, parents, rejected = accept_candidates(
                     domain, curated, [(job.parent, tasks or []) for job, tasks in zip(jobs, found)],
