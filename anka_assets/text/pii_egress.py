@@ -131,7 +131,7 @@ _GROUP_RE = re.compile(r"[0-9]+")
 # A comma or a bar only when tight: ", " separates list items and " | " table cells.
 _GAP_RE = re.compile("[" + re.escape(_SEP_CHARS) + "]{1,%d}|,|\\|" % _MAX_GAP)
 _UNIT_AFTER_RE = re.compile(
-    r"(?:,[0-9]+)?\s*(?:TL\b|TRY\b|YTL\b|₺|\$|€|£|USD\b|EUR\b|GBP\b|lira|dolar|avro|euro|kuruş|kuruş"
+    r"(?:,[0-9]+)?\s*(?:TL\b|TRY\b|YTL\b|₺|\$|€|£|USD\b|EUR\b|GBP\b|lira|dolar|avro|euro|kuruş"
     r"|kişi|adet|ton\b|km|kg|m2|m²|metre|hektar|dönüm|ha\b|nüfus|milyon|milyar|bin\b|sterlin|yen\b)",
     re.IGNORECASE,
 )
