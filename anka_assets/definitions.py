@@ -25,6 +25,7 @@ from anka_assets.assets.sft_dataset import build_sft_dataset
 from anka_assets.assets.sft_export import build_sft_export
 from anka_assets.assets.student_eval import student_eval
 from anka_assets.dead_runs import dead_run_reaper
+from anka_assets.fallback import TeacherFallback
 from anka_assets.gateway import ModelEndpoint
 from anka_assets.partitions import build_domain_partitions
 from anka_assets.resources import RefineryPaths, warehouse_io_manager
@@ -34,9 +35,14 @@ def build_definitions(
     paths: RefineryPaths | None = None,
     teacher: ModelEndpoint | None = None,
     judge: ModelEndpoint | None = None,
+    teacher_fallback: TeacherFallback | None = None,
 ) -> Definitions:
     """Build the code location. Partitions come from the seed files present when this runs;
-    endpoints from `ANKA_TEACHER_*` / `ANKA_JUDGE_*` (nothing set: the local simulator)."""
+    endpoints from `ANKA_TEACHER_*` / `ANKA_JUDGE_*` (nothing set: the local simulator); the optional
+    local fallback teacher from `ANKA_TEACHER_FALLBACK_*` (refuses to load unless it is local)."""
+    teacher_fallback = teacher_fallback or TeacherFallback.from_environment()
+    if teacher_fallback.configured:
+        teacher_fallback.check_local()
     paths = paths or RefineryPaths.from_env()
     domains = build_domain_partitions(paths.seeds_dir)
     assets = [
@@ -61,6 +67,7 @@ def build_definitions(
             "paths": paths,
             "teacher": teacher or ModelEndpoint(role="teacher"),
             "judge": judge or ModelEndpoint(role="judge"),
+            "teacher_fallback": teacher_fallback,
         },
     )
 

@@ -1,4 +1,9 @@
-"""Small helpers that turn tables and counters into Dagster UI metadata (markdown previews)."""
+"""Small helpers that turn tables and counters into Dagster UI metadata (markdown previews).
+
+Materialization metadata is shown in the UI and kept in the Dagster instance, outside the warehouse: every
+text cell is redacted (typed placeholders such as ``[TCKN]``, egress scan) unless a caller asks for
+``redacted=False``. Raw texts stay in the warehouse.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +11,42 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import polars as pl
 
+from anka_assets.text.pii import redact
 
-def _cell(value: object, width: int) -> str:
+
+def redact_text(text: str | None) -> str | None:
+    """``text`` with personal data replaced by typed placeholders (recall-first egress scan)."""
+    return redact(text, mode="egress")[0] if text else text
+
+
+def _cell(value: object, width: int, redacted: bool = True) -> str:
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
         value = ", ".join(map(str, value))
-    text = str(value).replace("|", "\\|").replace("\n", " ")
+    text = str(value)
+    if redacted and isinstance(value, str):
+        text = redact_text(text) or ""
+    text = text.replace("|", "\\|").replace("\n", " ")
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def md_table(rows: Iterable[Sequence[object]], header: Sequence[str], width: int = 80) -> str:
+def md_table(
+    rows: Iterable[Sequence[object]], header: Sequence[str], width: int = 80, redacted: bool = True
+) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(v, width) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(v, width, redacted) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def md_preview(df: pl.DataFrame, columns: Sequence[str], n: int = 10, width: int = 80) -> str:
+def md_preview(
+    df: pl.DataFrame, columns: Sequence[str], n: int = 10, width: int = 80, redacted: bool = True
+) -> str:
+    """The first ``n`` rows as a markdown table, personal data redacted unless ``redacted=False``."""
     if df.is_empty():
         return "_(no rows)_"
     head = df.select([c for c in columns if c in df.columns]).head(n)
-    return md_table(head.rows(), head.columns, width)
+    return md_table(head.rows(), head.columns, width, redacted)
 
 
 def md_counts(counts: Mapping[str, int | float], key: str = "value", value: str = "count") -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from anka_assets.errors import InputFileError
+from anka_assets.text.pii import redact
 from anka_assets.text.normalize import MojibakeError, label_key, normalize_text
 
 #: Keys are `label_key` forms (Turkish case fold, ı→i), so "ONAY", "Hayır" and "HAYIR" all match.
@@ -132,8 +133,16 @@ def load_reviews(path: Path | str) -> dict[str, ExpertVerdict]:
     return verdicts
 
 
-def write_review_queue(judged: pl.DataFrame, path: Path | str) -> int:
-    """Write the expert queue for one domain: rejected and low-scored rows first. Returns row count."""
+#: Free-text columns of the queue that may carry personal data from a prompt or a teacher's answer.
+REDACTED_COLUMNS = ("instruction", "reasoning", "answer", "halusinasyon_iddiasi", "gerekce", "note")
+
+
+def write_review_queue(judged: pl.DataFrame, path: Path | str, *, redacted: bool = True) -> int:
+    """Write the expert queue for one domain: rejected and low-scored rows first. Returns row count.
+
+    The file leaves the warehouse (it is opened in a spreadsheet, mailed to experts), so personal data in
+    its free-text columns is replaced by typed placeholders (``[TCKN]``, ``[IBAN]``, ...; egress scan)
+    unless ``redacted=False``; the raw texts stay in the warehouse only."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     queue = (
@@ -148,6 +157,10 @@ def write_review_queue(judged: pl.DataFrame, path: Path | str) -> int:
         .sort(["passed", "dogruluk", "row_id"], nulls_last=False)
         .select(QUEUE_COLUMNS)
     )
+    if redacted:
+        queue = queue.with_columns(
+            pl.col(c).map_elements(_redact_cell, return_dtype=pl.Utf8) for c in REDACTED_COLUMNS
+        )
     tmp = path.with_suffix(".csv.tmp")
     with tmp.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
@@ -155,3 +168,7 @@ def write_review_queue(judged: pl.DataFrame, path: Path | str) -> int:
         writer.writerows(["" if v is None else v for v in row] for row in queue.iter_rows())
     tmp.replace(path)  # never leave a half-written queue behind
     return len(queue)
+
+
+def _redact_cell(text: str | None) -> str | None:
+    return redact(text, mode="egress")[0] if text else text

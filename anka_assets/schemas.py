@@ -71,6 +71,8 @@ class RawCotSchema(CotRowSchema):
     status: str = pa.Field(isin=list(RAW_COT_STATUSES))
     error: str = pa.Field(nullable=True)
     request_key: str
+    teacher_endpoint: str = pa.Field(nullable=True)
+    served_by: str = pa.Field(nullable=True)
     answer_tokens: int = pa.Field(ge=0, nullable=True)
 
     class Config:

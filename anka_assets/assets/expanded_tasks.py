@@ -29,6 +29,7 @@ from anka_assets.dedup import NearDuplicateIndex
 from distilabel.steps.tasks import Task
 
 from anka_assets.assets import domain_table
+from anka_assets.fallback import TeacherFallback
 from anka_assets.gateway import ModelEndpoint, ModelResult
 from anka_assets.gateway.distilabel_llm import GatewayLLM
 from anka_assets.metadata import md_counts, md_preview, md_table
@@ -82,7 +83,7 @@ def plan_expansion(curated: Sequence[SeedTask], cfg: ExpansionConfig) -> list[Ex
         return []
     requests = math.ceil(missing * cfg.oversample / cfg.tasks_per_request)
     # Seeds with personal data are no parents: their offspring would echo it, and screening drops those.
-    ordered = sorted((t for t in curated if not find_pii(t.instruction)), key=lambda t: t.source_line)
+    ordered = sorted((t for t in curated if not find_pii(t.instruction, mode="egress")), key=lambda t: t.source_line)
     if not ordered:
         return []
     jobs = []
@@ -107,7 +108,7 @@ def _examples(ordered: Sequence[SeedTask], position: int, count: int) -> tuple[s
         task = ordered[(position + step) % len(ordered)]
         if len(picked) == count:
             break
-        if SENSITIVITY_RANK[task.sensitivity] <= limit and not find_pii(task.instruction):
+        if SENSITIVITY_RANK[task.sensitivity] <= limit and not find_pii(task.instruction, mode="egress"):
             picked.append(task.instruction)
     return tuple(picked)
 
@@ -200,7 +201,7 @@ def screen_candidate(text: str) -> tuple[str | None, str | None]:
         return None, "invalid"
     if detect_language(clean) not in ("tr", None):
         return None, "not_turkish"
-    if find_pii(clean):
+    if find_pii(clean, mode="egress"):
         return None, "personal_data"
     return clean, None
 
@@ -256,20 +257,23 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
         "like curated ones, deduplicated with Turkish-aware keys, inheriting the parent's sensitivity.",
     )
     def expanded_tasks(context: AssetExecutionContext, config: ExpansionConfig, paths: RefineryPaths,
-                       teacher: ModelEndpoint, curated_seeds: pl.DataFrame):
+                       teacher: ModelEndpoint, teacher_fallback: TeacherFallback, curated_seeds: pl.DataFrame):
         frames, meta_rows, results = [], [], []
         rejected_total: Counter = Counter()
-        gateway = None
+        gateway = fallback = None
+        if teacher_fallback.configured:
+            teacher_fallback.check_local()
         for domain in context.partition_keys:
             curated = tasks_from_frame(curated_seeds.filter(pl.col("domain") == domain))
             jobs = plan_expansion(curated, config)
             accepted, parents, rejected = [], [], Counter()
             if jobs:
                 gateway = gateway or teacher.open_gateway(paths.warehouse, log=context.log)
+                generation = {"temperature": config.temperature, "max_tokens": config.max_tokens,
+                              "response_format": TASK_LIST_RESPONSE_FORMAT}
                 llm = GatewayLLM.for_gateway(
                     gateway, asset="expanded_tasks", partition=domain, run_id=context.run_id,
-                    generation_kwargs={"temperature": config.temperature, "max_tokens": config.max_tokens,
-                                       "response_format": TASK_LIST_RESPONSE_FORMAT},
+                    generation_kwargs=generation,
                 )
                 task = TurkishTaskExpansion(llm=llm, name=EXPANSION_STEP)
                 task.load()
@@ -277,6 +281,19 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
                 llm.template_version = template.version  # the cache key follows the prompt file
                 found, made = run_expansion(task, llm, jobs, config.max_repairs)
                 results += made
+                # KVKK-refused jobs (non-public parents for a commercial teacher) go to the local fallback.
+                blocked = [i for i, r in enumerate(made[: len(jobs)]) if r.status == "blocked_kvkk"]
+                if blocked and teacher_fallback.configured:
+                    fallback = fallback or teacher_fallback.open_gateway(paths.warehouse, log=context.log)
+                    fb_llm = GatewayLLM.for_gateway(fallback, asset="expanded_tasks", partition=domain,
+                                                    run_id=context.run_id, generation_kwargs=generation)
+                    fb_task = TurkishTaskExpansion(llm=fb_llm, name=EXPANSION_STEP)
+                    fb_task.load()
+                    fb_llm.template_version = template.version
+                    fb_found, fb_made = run_expansion(fb_task, fb_llm, [jobs[i] for i in blocked], config.max_repairs)
+                    results += fb_made
+                    for i, tasks in zip(blocked, fb_found):
+                        found[i] = tasks
                 model = next((r.model for r in made if r.model), None) or gateway.settings.model
                 accepted, parents, rejected = accept_candidates(
                     domain, curated, [(job.parent, tasks or []) for job, tasks in zip(jobs, found)],

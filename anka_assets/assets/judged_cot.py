@@ -75,7 +75,7 @@ def text_signals(steps: Sequence[str], answer: str | None) -> dict[str, Any]:
     return {
         "language_reasoning": detect_language(reasoning) if reasoning else None,
         "language_answer": detect_language(answer) if answer else None,
-        "pii_kinds": sorted({m.kind for m in find_pii(both)}),
+        "pii_kinds": sorted({m.kind for m in find_pii(both, mode="egress")}),
         "refusal": is_refusal(both),
         "repetition_ratio": float(repetition_ratio(both)),
         "foreign_script_ratio": float(foreign_script_ratio(both)),

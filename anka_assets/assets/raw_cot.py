@@ -2,6 +2,8 @@
 
 Every (seed, sample) pair yields exactly one row, whatever happened to it: `ok`, `parse_error`
 (malformed even after a re-ask), `blocked_kvkk` (the gateway refused to send it) or `failed`.
+With a local fallback teacher configured (`teacher_fallback`), the rows KVKK refuses for the teacher
+are asked of the fallback in the same run; `teacher_endpoint` / `served_by` say who answered each row.
 Incremental through the gateway's cache: a re-run with nothing changed makes no model call, k new
 seeds make k·n calls, a new template version re-asks only the prompts it changes.
 """
@@ -19,7 +21,9 @@ from dagster import (
 from pydantic import Field
 
 from anka_assets.assets import domain_table
-from anka_assets.gateway import ModelEndpoint, ModelRequest
+from anka_assets.fallback import TeacherFallback
+from anka_assets.gateway import ModelEndpoint, ModelGateway, ModelRequest
+from anka_assets.gateway.endpoint import EndpointSettings
 from anka_assets.metadata import md_preview
 from anka_assets.model_calls import Answer, all_results, ask_parsed, call_metrics, domain_label, status_metadata
 from anka_assets.parsing import COT_RESPONSE_FORMAT, ParsedCot, parse_cot
@@ -64,13 +68,36 @@ def cot_requests(tasks: pl.DataFrame, template: PromptTemplate, cfg: RawCotConfi
     return requests
 
 
-def cot_rows(tasks: pl.DataFrame, answers: Sequence[Answer[ParsedCot]], cfg: RawCotConfig, template_version: str) -> pl.DataFrame:
+def ask_with_fallback(
+    gateway: ModelGateway, fallback: ModelGateway | None, requests: Sequence[ModelRequest], **kwargs
+) -> tuple[list[Answer[ParsedCot]], list[EndpointSettings]]:
+    """Ask the teacher; the requests it refused under KVKK go to the local fallback (if any) in the same
+    run. Returns the answers and, for each, the settings of the endpoint that handled it last."""
+    answers = ask_parsed(gateway, requests, parse_cot, **kwargs)
+    handled_by = [gateway.settings] * len(answers)
+    redo = [i for i, a in enumerate(answers) if a.status == "blocked_kvkk"]
+    if fallback is not None and redo:
+        for i, answer in zip(redo, ask_parsed(fallback, [requests[i] for i in redo], parse_cot, **kwargs)):
+            answers[i] = answer
+            handled_by[i] = fallback.settings
+    return answers, handled_by
+
+
+def cot_rows(
+    tasks: pl.DataFrame,
+    answers: Sequence[Answer[ParsedCot]],
+    cfg: RawCotConfig,
+    template_version: str,
+    handled_by: Sequence[EndpointSettings] | None = None,
+) -> pl.DataFrame:
     """The `raw_cot` table from tasks and their answers (same order as `cot_requests`)."""
     rows = []
     answer_iter = iter(answers)
+    handled_iter = iter(handled_by) if handled_by is not None else None
     for task in tasks.iter_rows(named=True):
         for sample in range(cfg.samples_per_task):
             a = next(answer_iter)
+            handler = next(handled_iter) if handled_iter is not None else None
             r, parsed = a.result, a.parsed
             error = r.error if r.status != "ok" else a.parse_error
             rows.append({
@@ -86,6 +113,8 @@ def cot_rows(tasks: pl.DataFrame, answers: Sequence[Answer[ParsedCot]], cfg: Raw
                 "cached": all(h.cached for h in a.history), "repairs": a.repairs, "status": a.status,
                 "error": error, "request_key": r.key,
                 "answer_tokens": r.completion_tokens,  # of the answer kept, whether or not it came from the cache
+                "teacher_endpoint": handler.endpoint if handler else None,
+                "served_by": handler.role if handler and a.status != "blocked_kvkk" else None,
             })
     return pl.DataFrame(rows, schema=RAW_COT_DTYPES)
 
@@ -101,18 +130,22 @@ def build_raw_cot(partitions_def: PartitionsDefinition):
         "(n samples), with tokens, latency, cost, cache use and a status for every (seed, sample) pair.",
     )
     def raw_cot(context: AssetExecutionContext, config: RawCotConfig, paths: RefineryPaths,
-                teacher: ModelEndpoint, seed_tasks: pl.DataFrame):
+                teacher: ModelEndpoint, teacher_fallback: TeacherFallback, seed_tasks: pl.DataFrame):
         template = load_prompt("cot")
         gateway = teacher.open_gateway(paths.warehouse, log=context.log)
+        fallback = None
+        if teacher_fallback.configured:
+            teacher_fallback.check_local()
+            fallback = teacher_fallback.open_gateway(paths.warehouse, log=context.log)
         frames, results = [], []
         for domain in context.partition_keys:
             tasks = seed_tasks.filter(pl.col("domain") == domain)
-            answers = ask_parsed(
-                gateway, cot_requests(tasks, template, config), parse_cot, asset="raw_cot",
+            answers, handled_by = ask_with_fallback(
+                gateway, fallback, cot_requests(tasks, template, config), asset="raw_cot",
                 partition=domain, run_id=context.run_id, max_repairs=config.max_repairs,
             )
             results += all_results(answers)
-            frames.append(cot_rows(tasks, answers, config, template.version))
+            frames.append(cot_rows(tasks, answers, config, template.version, handled_by))
         df = pl.concat(frames) if frames else pl.DataFrame(schema=RAW_COT_DTYPES)
         ok = df.filter(pl.col("status") == "ok")
         not_ok = df.filter(pl.col("status") != "ok")
@@ -121,6 +154,8 @@ def build_raw_cot(partitions_def: PartitionsDefinition):
             "teacher_endpoint": gateway.settings.endpoint,
             "teacher_model": gateway.settings.model,
             "teacher_locality": str(gateway.settings.locality),
+            "fallback_endpoint": fallback.settings.endpoint if fallback else "none",
+            "rows_served_by_fallback": int((df["served_by"] == "teacher_fallback").sum()),
             "template_version": template.version,
             **status_metadata(df["status"].to_list()),
             **call_metrics(results),

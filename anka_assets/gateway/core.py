@@ -73,7 +73,7 @@ def plan_requests(settings: EndpointSettings, requests: Sequence[ModelRequest]) 
                 key=cache_key(settings.model, request),
                 payload_sha256=payload_sha256(settings.model, request),
                 sensitivity=request.normalised_sensitivity,
-                kvkk=decide_kvkk(settings.locality, request.sensitivity, request.messages),
+                kvkk=decide_kvkk(settings.locality, request.sensitivity, request.messages, request.params),
             )
         )
     return planned
@@ -229,6 +229,7 @@ class ModelGateway:
                         payload_sha256=p.payload_sha256,
                         cache_key=p.key,
                         status=status,
+                        pii_kinds=",".join(p.kvkk.pii_kinds) or None,
                         **outcome,
                     )
                 )

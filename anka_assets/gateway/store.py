@@ -73,8 +73,11 @@ _DDL = [
         latency_s DOUBLE,
         cost DOUBLE,
         error VARCHAR,
-        completed_at TIMESTAMP
+        completed_at TIMESTAMP,
+        pii_kinds VARCHAR
     )""",
+    # warehouses created before the egress scan recorded the kinds found
+    f"ALTER TABLE {AUDIT_TABLE} ADD COLUMN IF NOT EXISTS pii_kinds VARCHAR",
 ]
 
 #: Audit columns in table order, with the DuckDB type used to bulk-insert them.
@@ -103,6 +106,7 @@ AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("cost", "DOUBLE"),
     ("error", "VARCHAR"),
     ("completed_at", "TIMESTAMP"),
+    ("pii_kinds", "VARCHAR"),
 )
 
 
@@ -149,6 +153,8 @@ class AuditRow:
     cost: float = 0.0
     error: str | None = None
     completed_at: datetime | None = None
+    #: kinds the KVKK egress scan found in the request, comma-separated (None: none found)
+    pii_kinds: str | None = None
 
     def values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name, _ in AUDIT_COLUMNS)
@@ -211,8 +217,10 @@ def insert_audit_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[AuditRow]) 
     con.execute(f"INSERT INTO {AUDIT_TABLE} ({names}) SELECT {select}", [list(c) for c in columns])
 
 
-#: The audit columns filled in when a request completes: everything from `status` on.
-_OUTCOME_COLUMNS: tuple[tuple[str, str], ...] = AUDIT_COLUMNS[[n for n, _ in AUDIT_COLUMNS].index("status"):]
+#: The audit columns filled in when a request completes: `status` to `completed_at`.
+_OUTCOME_COLUMNS: tuple[tuple[str, str], ...] = AUDIT_COLUMNS[
+    [n for n, _ in AUDIT_COLUMNS].index("status") : [n for n, _ in AUDIT_COLUMNS].index("completed_at") + 1
+]
 
 _CACHE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("key", "VARCHAR"),

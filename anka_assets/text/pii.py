@@ -1,5 +1,9 @@
 """Turkish PII detection and redaction (KVKK gate before any prompt reaches a commercial API).
 
+One detector, two modes: ``find_pii(text, mode="redact")`` (default, described below) is precision-first
+and rewrites texts; ``mode="egress"`` is the recall-first scan of the KVKK guard, which normalises
+Unicode digits, invisible characters and separators first (see :mod:`anka_assets.text.pii_egress`).
+
 Detected kinds (see ``docs/CONTRACTS.md``):
 
 ========  ==============================================  ==============================
@@ -71,6 +75,7 @@ __all__ = [
     "PII_KINDS",
     "PLACEHOLDERS",
     "VKN_CONTEXT_CHARS",
+    "MODES",
     "PiiMatch",
     "find_pii",
     "redact",
@@ -349,8 +354,34 @@ def _scan(
 # --------------------------------------------------------------------------------------------
 
 
-def find_pii(text: str) -> list[PiiMatch]:
-    """All PII in ``text``: sorted by start, non-overlapping (longest, then most specific wins)."""
+MODES: tuple[str, ...] = ("redact", "egress")
+
+
+def _resolve(candidates: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Longest match wins, ties by specificity; result sorted by start and non-overlapping."""
+    candidates.sort(key=lambda c: (c[0] - c[1], _PRIORITY[c[2]], c[0]))
+    chosen: list[tuple[int, int, str]] = []
+    for start, end, kind in candidates:
+        if all(end <= s or start >= e for s, e, _ in chosen):
+            chosen.append((start, end, kind))
+    chosen.sort()
+    return chosen
+
+
+def find_pii(text: str, mode: str = "redact") -> list[PiiMatch]:
+    """All PII in ``text``: sorted by start, non-overlapping (longest, then most specific wins).
+
+    ``mode="redact"`` (default) is precision-first, for rewriting texts; ``mode="egress"`` is the
+    recall-first scan of the KVKK guard (see :mod:`anka_assets.text.pii_egress`). Spans always index
+    the text as given.
+    """
+    if mode == "egress":
+        from anka_assets.text.pii_egress import find_egress
+
+        chosen = _resolve(find_egress(text))
+        return [PiiMatch(kind, s, e, text[s:e]) for s, e, kind in chosen]
+    if mode != "redact":
+        raise ValueError(f"find_pii: mode={mode!r} is not one of {', '.join(MODES)}")
     if not text or _PREFILTER.search(text) is None:
         return []
     has_digit = any("0" <= ch <= "9" for ch in text) if "@" in text else True
@@ -364,18 +395,12 @@ def find_pii(text: str) -> list[PiiMatch]:
             candidates.append((start, end, kind))
     if not candidates:
         return []
-    candidates.sort(key=lambda c: (c[0] - c[1], _PRIORITY[c[2]], c[0]))
-    chosen: list[tuple[int, int, str]] = []
-    for start, end, kind in candidates:
-        if all(end <= s or start >= e for s, e, _ in chosen):
-            chosen.append((start, end, kind))
-    chosen.sort()
-    return [PiiMatch(kind, s, e, text[s:e]) for s, e, kind in chosen]
+    return [PiiMatch(kind, s, e, text[s:e]) for s, e, kind in _resolve(candidates)]
 
 
-def redact(text: str) -> tuple[str, dict[str, int]]:
+def redact(text: str, mode: str = "redact") -> tuple[str, dict[str, int]]:
     """Replace every match by its placeholder; return the new text and counts per kind found."""
-    matches = find_pii(text)
+    matches = find_pii(text, mode)
     if not matches:
         return text, {}
     parts: list[str] = []
@@ -390,5 +415,5 @@ def redact(text: str) -> tuple[str, dict[str, int]]:
     return "".join(parts), counts
 
 
-def contains_pii(text: str) -> bool:
-    return bool(find_pii(text))
+def contains_pii(text: str, mode: str = "redact") -> bool:
+    return bool(find_pii(text, mode))

@@ -1,0 +1,390 @@
+"""Recall-first PII scan for the KVKK egress guard (``find_pii(text, mode="egress")``).
+
+The redact mode of :mod:`anka_assets.text.pii` reads numbers the way they are usually printed and
+is tuned for precision. Before a prompt leaves for a commercial endpoint we want the opposite: any
+way a person (or an adversary) can write an identifier must be caught. So this scan
+
+1. **normalises** the text, keeping a map from every normalised character back to its original
+   offset: every Unicode decimal digit (category Nd: full-width, Arabic-Indic, Devanagari, ...)
+   becomes ASCII; invisible and format characters (category Cf: ZWSP, ZWJ, ZWNJ, word joiner, soft
+   hyphen, BOM, LRM/RLM and the other bidi controls; plus variation selectors and combining marks
+   glued to a digit) are removed; other non-ASCII characters are NFKC-folded one by one
+   (full-width ``Ｔ``/``＠``, superscript and circled digits); every space (NBSP, thin, ideographic,
+   line breaks) becomes ``" "`` and every dash (category Pd, minus sign) ``"-"``;
+2. joins **digit groups** separated by up to four separator characters (spaces, line breaks, dots,
+   dashes, slashes, underscores, brackets, middle dots, ``* ~ + # ' "``) or by one comma or bar without
+   a space into one *run*; a group next to ``:`` and a digit (a clock time) is never joined;
+3. validates every **window** of each run aligned on group boundaries (plus every window inside
+   a single long group for T.C. Kimlik No and cards) against every checksum: T.C. Kimlik No / YKN
+   (``stdnum.tr.tckimlik``), VKN (``stdnum.tr.vkn``, no keyword needed), TR IBAN (mod 97, also
+   24 bare digits), Luhn cards of 15-19 digits of every brand issued in Turkey, Turkish phone
+   numbers with or without ``+90``/``0090``/``90``/``0`` (``phonenumbers``);
+4. finds e-mail addresses written with ``@``/``[at]``/``(at)``/``{at}``/`` at `` and
+   ``.``/``[dot]``/``(dot)``/``(nokta)``/`` nokta ``/``[.]`` and spaces around them, and licence
+   plates in any spacing (spaces, dashes, none).
+
+False blocks are kept low by structure, not by ignoring digits: a valid date (``29.10.1923``,
+``2016-07-15``) is one unbreakable unit (a window takes it whole or not at all); a thousands-grouped
+amount followed by a currency or unit (``1.250.000 TL``, ``85.372.377 kişi``) or ending in
+``.000`` is not an identifier; a run that is a valid ISBN-13 (978/979) or, after the word ISBN, a
+valid ISBN-10 is skipped. Spans are returned in ORIGINAL text offsets.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterator
+
+import phonenumbers
+from stdnum import iban as _iban
+from stdnum import isbn as _isbn
+from stdnum import luhn as _luhn
+from stdnum.tr import tckimlik as _tckimlik
+from stdnum.tr import vkn as _vkn
+
+__all__ = ["normalise", "digit_runs", "find_egress"]
+
+_MAX_GAP = 4  # separator characters allowed between two digit groups of one run
+_SEP_CHARS = " .-/_()[]{}\\·•∙*~+#'\"<>"
+_EXTRA_INVISIBLE = {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", "\u180b", "\u180c", "\u180d", "\u180f"}
+
+
+def _fold_char(ch: str) -> str:
+    """One original character -> its normalised form ('' to drop it)."""
+    o = ord(ch)
+    if o < 128:
+        if ch in "\t\n\r\v\f":
+            return " "
+        return ch
+    d = unicodedata.decimal(ch, None)
+    if d is not None:
+        return str(d)
+    cat = unicodedata.category(ch)
+    if cat == "Cf" or ch in _EXTRA_INVISIBLE or 0xFE00 <= o <= 0xFE0F or 0xE0100 <= o <= 0xE01EF:
+        return ""
+    if cat in ("Zs", "Zl", "Zp") or ch == "\x85":
+        return " "
+    if cat == "Pd" or ch in "\u2212\u2043\ufe63\uff0d":
+        return "-"
+    if cat.startswith("M"):
+        return ch  # combining marks: handled in normalise (dropped after a digit)
+    folded = unicodedata.normalize("NFKC", ch)
+    if folded != ch and folded.isascii():
+        return folded
+    return ch
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold_cached(ch: str) -> str:
+    return _fold_char(ch)
+
+
+_FOLD_RE = re.compile(r"[^\x00-\x08\x0e-\x7f]")
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_mark(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("M")
+
+
+def normalise(text: str) -> tuple[str, list[int]]:
+    """The normalised text and, for each of its characters, the offset of the original character."""
+    if text.isascii() and not any(c in "\t\n\r\v\f" for c in text):
+        return text, list(range(len(text)))
+    # Fast path: every character folds to exactly one character (the usual case: Turkish letters,
+    # typographic quotes, NBSP, dashes, Unicode digits); then offsets are unchanged.
+    simple = True
+
+    def fold(m: re.Match[str]) -> str:
+        nonlocal simple
+        folded = _fold_cached(m.group())
+        if len(folded) != 1 or _is_mark(folded):
+            simple = False
+        return folded
+
+    norm = _FOLD_RE.sub(fold, text)
+    if simple:
+        return norm, list(range(len(text)))
+    out: list[str] = []
+    index: list[int] = []
+    prev = ""
+    for i, ch in enumerate(text):
+        folded = ch if ch.isascii() and ch not in "\t\n\r\v\f" else _fold_cached(ch)
+        if not folded:
+            continue
+        if unicodedata.category(folded[0]).startswith("M") and (prev.isdigit() or prev in _SEP_CHARS):
+            continue  # a combining mark glued to a digit hides nothing but breaks the run
+        for c in folded:
+            out.append(c)
+            index.append(i)
+        prev = folded[-1]
+    return "".join(out), index
+
+
+# --------------------------------------------------------------------------------------------
+# Digit runs
+# --------------------------------------------------------------------------------------------
+
+_GROUP_RE = re.compile(r"[0-9]+")
+# A comma or a bar only when tight: ", " separates list items and " | " table cells.
+_GAP_RE = re.compile("[" + re.escape(_SEP_CHARS) + "]{1,%d}|,|\\|" % _MAX_GAP)
+_UNIT_AFTER_RE = re.compile(
+    r"(?:,[0-9]+)?\s*(?:TL\b|TRY\b|YTL\b|₺|\$|€|£|USD\b|EUR\b|GBP\b|lira|dolar|avro|euro|kuruş"
+    r"|kişi|adet|ton\b|km|kg|m2|m²|metre|hektar|dönüm|ha\b|nüfus|milyon|milyar|bin\b|sterlin|yen\b)",
+    re.IGNORECASE,
+)
+_CURRENCY_AFTER_RE = re.compile(
+    r"(?:,[0-9]+)?\s*(?:TL\b|TRY\b|YTL\b|₺|\$|€|£|USD\b|EUR\b|GBP\b|lira\b|liralık|dolar|avro\b|euro\b|kuruş)",
+    re.IGNORECASE,
+)
+_CURRENCY_BEFORE_RE = re.compile(r"(?:₺|\$|€|£|TL|USD|EUR)\s*$", re.IGNORECASE)
+_ISBN_BEFORE_RE = re.compile(r"ISBN(?:-1[03])?\s*(?:no\.?|numarası)?\s*:?\s*$", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=8192)
+def _is_phone(national: str) -> bool:
+    if len(national) != 10 or national[0] not in "2345689":
+        return False
+    try:
+        num = phonenumbers.parse("+90" + national, None)
+    except phonenumbers.NumberParseException:  # pragma: no cover - ten digits always parse
+        return False
+    return phonenumbers.is_valid_number_for_region(num, "TR")
+
+
+def _card_brand(d: str) -> bool:
+    """Issuer ranges of cards issued or accepted in Turkey, for 15-19 digit numbers."""
+    n = len(d)
+    p2, p3, p4 = int(d[:2]), int(d[:3]), int(d[:4])
+    if d[0] == "4":  # Visa
+        return n in (16, 19)
+    if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:  # Mastercard
+        return n == 16
+    if p2 in (34, 37):  # Amex
+        return n == 15
+    if p4 == 9792:  # Troy
+        return n == 16
+    if p2 == 50 or 56 <= p2 <= 69:  # Maestro, UnionPay (62), Discover (6011, 64-65), Troy co-brands
+        return 15 <= n <= 19
+    if 3528 <= p4 <= 3589:  # JCB
+        return 16 <= n <= 19
+    if 300 <= p3 <= 305 or p2 in (36, 38, 39) or p4 == 3095:  # Diners
+        return 15 <= n <= 19
+    if 2200 <= p4 <= 2204:  # Mir
+        return 16 <= n <= 19
+    return False
+
+
+def _kinds_of_window(d: str) -> Iterator[str]:
+    """Every kind whose checksum the digit window ``d`` passes."""
+    n = len(d)
+    if n == 11 and d[0] != "0" and _tckimlik.is_valid(d):
+        yield "TCKN"
+    if n == 10 and _vkn.is_valid(d):
+        yield "VKN"
+    if (
+        (n == 10 and _is_phone(d))
+        or (n == 11 and d[0] == "0" and _is_phone(d[1:]))
+        or (n == 12 and d[:2] == "90" and _is_phone(d[2:]))
+        or (n == 14 and d[:4] == "0090" and _is_phone(d[4:]))
+    ):
+        yield "TELEFON"
+    if 15 <= n <= 19 and _card_brand(d) and _luhn.is_valid(d):
+        yield "KART"
+    if n == 24 and _iban.is_valid("TR" + d):
+        yield "IBAN"
+
+
+def _valid_date(parts: list[str]) -> bool:
+    try:
+        if len(parts[0]) == 4:
+            y, m, d = int(parts[0]), int(parts[1]), int(parts[2])
+        else:
+            d, m, y = int(parts[0]), int(parts[1]), int(parts[2])
+    except ValueError:  # pragma: no cover - digits only
+        return False
+    return 1 <= d <= 31 and 1 <= m <= 12 and 1000 <= y <= 2199
+
+
+def digit_runs(norm: str) -> list[list[tuple[int, int]]]:
+    """Digit groups of the normalised text, joined into runs (lists of (start, end) spans)."""
+    groups = [m.span() for m in _GROUP_RE.finditer(norm)]
+    runs: list[list[tuple[int, int]]] = []
+    for k, (s, e) in enumerate(groups):
+        is_time = (e + 1 < len(norm) and norm[e] == ":" and norm[e + 1].isdigit()) or (
+            s >= 2 and norm[s - 1] == ":" and norm[s - 2].isdigit()
+        )
+        if runs and not is_time and k > 0:
+            ps, pe = groups[k - 1]
+            prev_time = pe + 1 < len(norm) and norm[pe] == ":" and norm[pe + 1].isdigit()
+            if not prev_time and runs[-1][-1] == (ps, pe) and _GAP_RE.fullmatch(norm, pe, s):
+                runs[-1].append((s, e))
+                continue
+        runs.append([(s, e)])
+    return runs
+
+
+def _units(norm: str, run: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Split a run into units (dates stay whole) and sub-runs (amounts break the run)."""
+    out: list[list[tuple[int, int]]] = [[]]  # sub-runs of units; a unit is (start, end) over groups
+    if _CURRENCY_AFTER_RE.match(norm, run[-1][1]):  # "5000000000 TL", "5000000000,50 TL": an amount
+        run = run[:-1]
+        if run and norm[run[-1][1] : run[-1][1] + 1] == ",":
+            run = run[:-1]
+    i = 0
+    n = len(run)
+    while i < n:
+        # a date: d.m.yyyy / d/m/yyyy / yyyy-mm-dd with one separator character used twice
+        if i + 2 < n:
+            g = [norm[s:e] for s, e in run[i : i + 3]]
+            gaps = [norm[run[i][1] : run[i + 1][0]], norm[run[i + 1][1] : run[i + 2][0]]]
+            shape = [len(x) for x in g]
+            if (
+                gaps[0] == gaps[1]
+                and gaps[0] in (".", "/", "-")
+                and (shape in ([2, 2, 4], [1, 2, 4], [2, 1, 4], [1, 1, 4]) or shape == [4, 2, 2])
+                and _valid_date(g)
+            ):
+                out[-1].append((run[i][0], run[i + 2][1]))
+                i += 3
+                continue
+        # a thousands-grouped amount: 1-3 digits then groups of exactly 3, same '.' or ' ' separator
+        j = i
+        joined_before = i > 0 and norm[run[i - 1][1] : run[i][0]] in (".", " ")
+        if 1 <= run[i][1] - run[i][0] <= 3 and not joined_before:
+            sep = None
+            while j + 1 < n and run[j + 1][1] - run[j + 1][0] == 3:
+                gap = norm[run[j][1] : run[j + 1][0]]
+                if gap not in (".", " ") or (sep is not None and gap != sep):
+                    break
+                sep = gap
+                j += 1
+        if j > i:
+            end = run[j][1]
+            start = run[i][0]
+            if (
+                norm[run[j][0] : end] == "000"
+                or _UNIT_AFTER_RE.match(norm, end)
+                or _CURRENCY_BEFORE_RE.search(norm, max(0, start - 6), start)
+            ) and (j + 1 == n or norm[run[j][1] : run[j + 1][0]] != norm[run[j - 1][1] : run[j][0]]):
+                out.append([])  # the amount itself is no identifier; it breaks the run
+                i = j + 1
+                continue
+        out[-1].append(run[i])
+        i += 1
+    return [units for units in out if units]
+
+
+def _digit_candidates(norm: str) -> Iterator[tuple[int, int, str]]:
+    for run in digit_runs(norm):
+        whole = "".join(norm[s:e] for s, e in run)
+        if len(run) == 1 and len(whole) < 10:
+            continue
+        if len(whole) == 13 and whole[:3] in ("978", "979") and _isbn.is_valid(whole):
+            continue
+        if len(whole) == 10 and _ISBN_BEFORE_RE.search(norm, max(0, run[0][0] - 24), run[0][0]):
+            if _isbn.is_valid(whole):
+                continue
+        for units in _units(norm, run):
+            digits = ["".join(ch for ch in norm[s:e] if ch.isdigit()) for s, e in units]
+            dates = [not norm[s:e].isdigit() for s, e in units]  # multi-group units are dates
+            for i in range(len(units)):
+                window = ""
+                for j in range(i, len(units)):
+                    window += digits[j]
+                    if len(window) > 24:
+                        break
+                    if len(window) >= 10 and not all(dates[i : j + 1]):  # a date range is no identifier
+                        for kind in _kinds_of_window(window):
+                            yield units[i][0], units[j][1], kind
+                # inside one long contiguous group: every window, for the two costliest kinds
+                d = digits[i]
+                if len(d) > 11 and units[i][1] - units[i][0] == len(d):
+                    s0 = units[i][0]
+                    for size in (11, 15, 16, 17, 18, 19):
+                        for off in range(0, len(d) - size + 1):
+                            w = d[off : off + size]
+                            if (size == 11 and w[0] != "0" and _tckimlik.is_valid(w)) or (
+                                size >= 15 and _card_brand(w) and _luhn.is_valid(w)
+                            ):
+                                yield s0 + off, s0 + off + size, "TCKN" if size == 11 else "KART"
+
+
+# --------------------------------------------------------------------------------------------
+# IBAN with letters, e-mail, plates
+# --------------------------------------------------------------------------------------------
+
+_S = "[" + re.escape(_SEP_CHARS) + "]{0,%d}" % _MAX_GAP
+_IBAN_RE = re.compile(rf"(?<![A-Za-z])[Tt]{_S}[Rr]{_S}((?:[0-9]{_S}){{23}}[0-9])(?![0-9])")
+
+_W = "[A-Za-z0-9çğıöşüÇĞİÖŞÜâîûÂÎÛ_%+\\-]+"
+_OPEN, _CLOSE = r"[\[\(\{<]", r"[\]\)\}>]"
+_AT_OBF = rf"\s*{_OPEN}\s*(?:at|@|et)\s*{_CLOSE}\s*|\s+(?:at|AT|At)\s+"
+_AT_PLAIN = r"\s*@\s*"
+_DOT_OBF = rf"\s*{_OPEN}\s*(?:dot|nokta|\.)\s*{_CLOSE}\s*|\s+(?:dot|nokta|DOT|NOKTA|Dot|Nokta)\s+"
+_DOT_PLAIN = r"\s?\.\s?"
+_EMAIL_RE = re.compile(
+    rf"(?<![A-Za-z0-9çğıöşüÇĞİÖŞÜ_%+\-.])(?P<local>{_W}(?:(?:{_DOT_OBF}|\.){_W})*)"
+    rf"(?P<at>{_AT_OBF}|{_AT_PLAIN})"
+    rf"(?P<domain>{_W}(?:(?:{_DOT_OBF}|{_DOT_PLAIN}){_W})+)",
+    re.IGNORECASE,
+)
+_KNOWN_TLDS = frozenset(
+    "com net org edu gov mil int info biz io co tr de uk fr nl it es ru us eu az me tv cc ai app dev "
+    "online site xyz k12 bel pol av dr web name gen tc".split()
+)
+_SPLIT_DOT_RE = re.compile(rf"(?:{_DOT_OBF}|{_DOT_PLAIN})", re.IGNORECASE)
+
+_PS = "[ \\-._]{0,3}"
+_PLATE_RE = re.compile(
+    rf"(?<![0-9A-Za-zÇĞİÖŞÜçğıöşü])(?<![0-9][ .\-/])"
+    rf"(?P<il>0{_PS}[1-9]|[1-7]{_PS}[0-9]|8{_PS}[01]){_PS}"
+    rf"(?P<harf>[A-PR-VYZ](?:{_PS}[A-PR-VYZ]){{0,2}}){_PS}"
+    rf"(?P<no>[0-9](?:{_PS}[0-9]){{1,3}})(?![0-9A-Za-zÇĞİÖŞÜçğıöşü])(?![ .\-/][0-9])"
+)
+_PLATE_DIGITS = {1: (4,), 2: (3, 4), 3: (2, 3)}
+
+
+def _email_candidates(norm: str) -> Iterator[tuple[int, int, str]]:
+    if "@" not in norm and not re.search(r"\b(?:at|et|dot|nokta)\b", norm, re.IGNORECASE):
+        return
+    for m in _EMAIL_RE.finditer(norm):
+        labels = _SPLIT_DOT_RE.split(m.group("domain"))
+        tld = labels[-1]
+        obfuscated = m.group("at").strip() != "@" or _SPLIT_DOT_RE.search(m.group("domain")).group().strip() != "."
+        if obfuscated or any(c.isspace() for c in m.group()):
+            if tld.lower() not in _KNOWN_TLDS:
+                continue
+        elif not (re.fullmatch("[A-Za-z]{2,24}", tld)):
+            continue
+        yield m.start(), m.end(), "EPOSTA"
+
+
+def _plate_candidates(norm: str) -> Iterator[tuple[int, int, str]]:
+    from anka_assets.text.pii import _PLATE_STOP
+
+    for m in _PLATE_RE.finditer(norm):
+        letters = re.sub("[^A-Z]", "", m.group("harf"))
+        digits = re.sub("[^0-9]", "", m.group("no"))
+        if letters in _PLATE_STOP or len(digits) not in _PLATE_DIGITS[len(letters)]:
+            continue
+        yield m.start(), m.end(), "PLAKA"
+
+
+def find_egress(text: str) -> list[tuple[int, int, str]]:
+    """Candidates (start, end, kind) in ORIGINAL offsets, overlaps not yet resolved."""
+    if not text:
+        return []
+    norm, index = normalise(text)
+    found: list[tuple[int, int, str]] = []
+    has_digit = any("0" <= c <= "9" for c in norm)
+    if has_digit:
+        found += _digit_candidates(norm)
+        for m in _IBAN_RE.finditer(norm):
+            if _iban.is_valid("TR" + re.sub("[^0-9]", "", m.group(1))):
+                found.append((m.start(), m.end(), "IBAN"))
+        found += _plate_candidates(norm)
+    found += _email_candidates(norm)
+    return [(index[s], index[e - 1] + 1, kind) for s, e, kind in found]
