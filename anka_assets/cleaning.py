@@ -122,7 +122,7 @@ def redact_sample(instruction: str, steps: Sequence[str], answer: str, *, min_le
     changed: list[tuple[str, int, float]] = []  # (redacted part, letters it must keep, placeholder share)
 
     def one(text: str, min_left: int, share: float) -> str:
-        out, found = redact(text)
+        out, found = redact(text, mode="egress")  # what the release check scans for, redacted
         if found:
             counts.update(found)
             changed.append((out, min_left, share))

@@ -11,6 +11,8 @@ The version is content-addressed: "r-" + 12 hex of sha256 over the canonical row
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import json
 import os
@@ -25,9 +27,8 @@ from typing import Any
 from anka_assets.text.normalize import dedup_key
 from anka_assets.text.pii import find_pii
 
-# The guard's scan of exported text. One line to switch to the stricter egress mode of the detector:
-#   PII_SCAN = functools.partial(find_pii, mode="egress")
-PII_SCAN: Callable[[str], list] = find_pii
+# The KVKK guard's own scan (recall-first egress mode) checks every exported text.
+PII_SCAN: Callable[[str], list] = functools.partial(find_pii, mode="egress")
 
 SIDE_COLUMNS = ("domain", "seed_id", "sample_index", "teacher_model", "judge_model", "dogruluk",
                 "kulturel_uygunluk", "completion_tokens", "content_hash")

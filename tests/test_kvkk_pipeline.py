@@ -20,7 +20,7 @@ from anka_assets.simulator import FAKE_PII_TCKN, FaultConfig, SimulatorServer
 from anka_assets.text.pii import find_pii
 from tests.conftest import read_table, write_seed
 
-CHAIN = ["expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue"]
+CHAIN = ["curated_seeds", "expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue"]
 
 
 def endpoint(role: str, sim: SimulatorServer, locality: str, cls=ModelEndpoint, **extra) -> ModelEndpoint:
@@ -141,7 +141,7 @@ def test_expansion_of_a_non_public_parent_goes_to_the_local_fallback(refinery, t
         teacher_fallback=endpoint("teacher_fallback", fallback_sim, "local", TeacherFallback, configured=True))
     # 4 curated, target 14: ceil(10 * 1.5 / 5) = 3 requests over the two parents without personal data
     # (public, internal, public again)
-    result = materialize(list(defs.assets), selection=["expanded_tasks"], partition_key="kisisel",
+    result = materialize(list(defs.assets), selection=["curated_seeds", "expanded_tasks"], partition_key="kisisel",
                          resources=defs.resources,
                          run_config={"ops": {"expanded_tasks": {"config": {"target_per_domain": 14}}}})
     assert result.success
