@@ -51,3 +51,12 @@ def md_preview(
 
 def md_counts(counts: Mapping[str, int | float], key: str = "value", value: str = "count") -> str:
     return md_table(sorted(counts.items(), key=lambda kv: str(kv[0])), [key, value])
+
+
+def add_domain_metadata(context, domain: str, metadata: Mapping[str, object]) -> None:
+    """Attach one domain's own figures to its partition only.
+
+    A backfill over many domains is one run (one backfill policy for the whole domain graph), and
+    metadata given to `Output` lands on every partition of that run; figures that belong to one domain
+    go through here instead, so each domain's page shows its own row counts, pass rate and calls."""
+    context.add_asset_metadata(dict(metadata), partition_key=domain)

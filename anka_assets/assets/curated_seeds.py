@@ -14,12 +14,14 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     MetadataValue,
+    Failure,
     Output,
     PartitionsDefinition,
 )
 
 from anka_assets.assets import domain_table
-from anka_assets.metadata import md_counts, md_preview
+from anka_assets.errors import InputFileError
+from anka_assets.metadata import add_domain_metadata, md_counts, md_preview
 from anka_assets.resources import RefineryPaths
 from anka_assets.schemas import SEED_TASKS_DTYPES, SeedTasksType
 from anka_assets.seed_loader import SENSITIVITIES, SeedFileResult, SeedTask, load_seed_file
@@ -63,21 +65,36 @@ def tasks_from_frame(df: pl.DataFrame) -> list[SeedTask]:
 
 
 def seed_checks(df: pl.DataFrame, asset: str) -> list[AssetCheckResult]:
-    """Contract checks computed on the table that is about to be stored."""
-    dup_ids = df.filter(pl.col("seed_id").is_duplicated())["seed_id"].unique().to_list()
+    """Contract checks computed on the table that is about to be stored, saying which domains they
+    covered and, per domain, what failed."""
+    domains = sorted(set(df["domain"].to_list()))
+    dups = df.filter(pl.col("seed_id").is_duplicated())
     bad_labels = df.filter(~pl.col("sensitivity").is_in(list(SENSITIVITIES)) | pl.col("sensitivity").is_null())
+    rows = Counter(df["domain"].to_list())
+    empty = [d for d in domains if rows[d] == 0]
+    covered = ", ".join(domains) or "no domain"
+
+    def per_domain(frame: pl.DataFrame, column: str) -> dict[str, list]:
+        return {d: sorted(set(g[column].to_list()))[:20] for (d,), g in frame.group_by(["domain"])}
+
     return [
         AssetCheckResult(
-            asset_key=asset, check_name="seed_id_unique", passed=not dup_ids,
-            metadata={"duplicate_ids": MetadataValue.json(dup_ids[:20]), "rows": len(df)},
+            asset_key=asset, check_name="seed_id_unique", passed=dups.is_empty(),
+            description=f"domains: {covered}",
+            metadata={"domains": MetadataValue.json(domains), "rows": len(df),
+                      "duplicate_ids_by_domain": MetadataValue.json(per_domain(dups, "seed_id"))},
         ),
         AssetCheckResult(
             asset_key=asset, check_name="sensitivity_present", passed=bad_labels.is_empty(),
-            metadata={"rows_without_valid_sensitivity": len(bad_labels)},
+            description=f"domains: {covered}",
+            metadata={"domains": MetadataValue.json(domains),
+                      "rows_without_valid_sensitivity_by_domain": MetadataValue.json(
+                          {d: int(n) for d, n in Counter(bad_labels["domain"].to_list()).items()})},
         ),
         AssetCheckResult(
-            asset_key=asset, check_name="not_empty", passed=len(df) > 0, severity=AssetCheckSeverity.WARN,
-            metadata={"rows": len(df)},
+            asset_key=asset, check_name="not_empty", passed=len(df) > 0 and not empty,
+            severity=AssetCheckSeverity.WARN, description=f"domains: {covered}",
+            metadata={"domains": MetadataValue.json(domains), "rows_by_domain": MetadataValue.json(dict(rows))},
         ),
     ]
 
@@ -118,14 +135,27 @@ def build_curated_seeds(partitions_def: PartitionsDefinition):
         "a KVKK sensitivity (missing → confidential). No model is involved.",
     )
     def curated_seeds(context: AssetExecutionContext, paths: RefineryPaths):
-        domain = context.partition_key
-        result = load_seed_file(paths.seeds_path / f"{domain}.yaml")
-        df = tasks_frame(result.tasks)
-        context.log.info(
-            f"{domain}: {len(df)} curated tasks, {result.duplicates_collapsed} duplicates collapsed, "
-            f"{result.repaired} repaired"
-        )
-        yield Output(df, metadata=seed_file_metadata(result, df))
+        frames, problems = [], []
+        for domain in context.partition_keys:
+            try:
+                result = load_seed_file(paths.seeds_path / f"{domain}.yaml")
+            except InputFileError as exc:  # report every bad file of the run, then fail before storing
+                problems.append(str(exc))
+                continue
+            df = tasks_frame(result.tasks)
+            frames.append(df)
+            add_domain_metadata(context, domain, seed_file_metadata(result, df))
+            context.log.info(
+                f"{domain}: {len(df)} curated tasks, {result.duplicates_collapsed} duplicates collapsed, "
+                f"{result.repaired} repaired"
+            )
+        if problems:
+            raise Failure(
+                description=f"{len(problems)} seed file(s) need fixing; nothing was stored, earlier tables are "
+                "untouched (other domains can be built on their own meanwhile):\n" + "\n".join(problems)
+            )
+        df = pl.concat(frames) if frames else tasks_frame([])
+        yield Output(df)
         yield from seed_checks(df, "curated_seeds")
 
     return curated_seeds

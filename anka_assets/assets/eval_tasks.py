@@ -13,7 +13,7 @@ from pydantic import Field
 
 from anka_assets.assets import domain_table
 from anka_assets.cleaning import eval_version, hash_unit, select_eval
-from anka_assets.metadata import md_preview
+from anka_assets.metadata import add_domain_metadata, md_preview
 from anka_assets.schemas import EVAL_TASKS_DTYPES, EvalTasksType
 
 
@@ -47,14 +47,19 @@ def build_eval_tasks(partitions_def: PartitionsDefinition):
         "student evaluation.",
     )
     def eval_tasks(context: AssetExecutionContext, config: EvalTasksConfig, seed_tasks: pl.DataFrame):
-        frames = [eval_frame(seed_tasks.filter(pl.col("domain") == d), config) for d in context.partition_keys]
+        version = eval_version(config.share, config.min_per_domain, config.salt)
+        frames = []
+        for domain in context.partition_keys:
+            tasks = seed_tasks.filter(pl.col("domain") == domain)
+            df = eval_frame(tasks, config)
+            frames.append(df)
+            add_domain_metadata(context, domain, {
+                "dagster/row_count": len(df), "seed_tasks": len(tasks),
+                "preview": MetadataValue.md(md_preview(df, ["seed_id", "origin", "instruction"], n=10, width=120)),
+            })
         df = pl.concat(frames) if frames else pl.DataFrame(schema=EVAL_TASKS_DTYPES)
-        yield Output(df, metadata={
-            "dagster/row_count": len(df),
-            "seed_tasks": len(seed_tasks),
-            "eval_version": eval_version(config.share, config.min_per_domain, config.salt),
-            "share": config.share, "min_per_domain": config.min_per_domain,
-            "preview": MetadataValue.md(md_preview(df, ["seed_id", "origin", "instruction"], n=10, width=120)),
+        yield Output(df, metadata={  # the rule, the same for every domain of the run
+            "eval_version": version, "share": config.share, "min_per_domain": config.min_per_domain,
         })
 
     return eval_tasks

@@ -12,7 +12,7 @@ from dagster import (
 )
 
 from anka_assets.assets import domain_table
-from anka_assets.metadata import md_counts, md_preview
+from anka_assets.metadata import add_domain_metadata, md_counts, md_preview
 from anka_assets.schemas import SeedTasksType
 from anka_assets.assets.curated_seeds import seed_check_specs, seed_checks
 from anka_assets.seed_loader import SENSITIVITIES
@@ -49,10 +49,15 @@ def build_seed_tasks(partitions_def: PartitionsDefinition):
         "tasks; each with a stable seed_id and a KVKK sensitivity (missing → confidential).",
     )
     def seed_tasks(context: AssetExecutionContext, curated_seeds: pl.DataFrame, expanded_tasks: pl.DataFrame):
-        domain = context.partition_key
-        df, stale = union_tasks(curated_seeds, expanded_tasks)
-        context.log.info(f"{domain}: {len(curated_seeds)} curated + {len(df) - len(curated_seeds)} expanded tasks")
-        yield Output(df, metadata=seed_metadata(df, stale))
+        frames = []
+        for domain in context.partition_keys:
+            curated = curated_seeds.filter(pl.col("domain") == domain)
+            df, stale = union_tasks(curated, expanded_tasks.filter(pl.col("domain") == domain))
+            frames.append(df)
+            add_domain_metadata(context, domain, seed_metadata(df, stale))
+            context.log.info(f"{domain}: {len(curated)} curated + {len(df) - len(curated)} expanded tasks")
+        df = pl.concat(frames) if frames else curated_seeds.clear()
+        yield Output(df)
         yield from seed_checks(df, "seed_tasks")
 
     return seed_tasks

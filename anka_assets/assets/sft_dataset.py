@@ -26,7 +26,7 @@ from anka_assets.cleaning import (
     sample_text,
     split_of,
 )
-from anka_assets.metadata import md_counts, md_preview, md_table
+from anka_assets.metadata import add_domain_metadata, md_counts, md_preview, md_table
 from anka_assets.schemas import SFT_DATASET_DTYPES, SftDatasetType
 from anka_assets.text.normalize import content_hash
 
@@ -105,6 +105,25 @@ def clean_domain(judged: pl.DataFrame, raw: pl.DataFrame, eval_tasks: pl.DataFra
     return pl.DataFrame(out, schema=SFT_DATASET_DTYPES), dropped, kinds, examples
 
 
+def domain_metadata(df: pl.DataFrame, judged: pl.DataFrame, dropped: Counter, kinds: Counter,
+                    examples: list[dict]) -> dict:
+    """What cleaning did to one domain: kept rows per split, every dropped row by reason, redactions."""
+    counts = drop_counts(dropped)
+    splits = Counter(df["split"].to_list())
+    return {
+        "dagster/row_count": len(df),
+        "judged_rows": len(judged),
+        "train": splits.get("train", 0), "validation": splits.get("validation", 0),
+        "dropped": MetadataValue.md(md_table(sorted(counts.items()), ["reason", "rows"])),
+        **{f"dropped_{k}": v for k, v in counts.items()},
+        "redactions": MetadataValue.md(md_counts(kinds, "kind", "placeholders")),
+        **{f"redacted_{k}": v for k, v in sorted(kinds.items())},
+        "rows_redacted": int((df["redacted_kinds"].list.len() > 0).sum()),
+        "drop_examples": MetadataValue.json(examples[:50]),
+        "preview": MetadataValue.md(md_preview(df, ["row_id", "split", "instruction", "answer"], n=5, width=120)),
+    }
+
+
 def build_sft_dataset(partitions_def: PartitionsDefinition):
     @domain_table(
         partitions_def,
@@ -117,30 +136,14 @@ def build_sft_dataset(partitions_def: PartitionsDefinition):
     )
     def sft_dataset(context: AssetExecutionContext, config: SftDatasetConfig, judged_cot: pl.DataFrame,
                     raw_cot: pl.DataFrame, eval_tasks: pl.DataFrame):
-        frames, dropped, kinds, examples = [], Counter(), Counter(), []
+        frames = []
         for domain in context.partition_keys:
-            df, d, k, e = clean_domain(judged_cot.filter(pl.col("domain") == domain),
-                                       raw_cot.filter(pl.col("domain") == domain),
-                                       eval_tasks.filter(pl.col("domain") == domain), config)
+            judged = judged_cot.filter(pl.col("domain") == domain)
+            df, dropped, kinds, examples = clean_domain(judged, raw_cot.filter(pl.col("domain") == domain),
+                                                        eval_tasks.filter(pl.col("domain") == domain), config)
             frames.append(df)
-            dropped.update(d)
-            kinds.update(k)
-            examples += e
+            add_domain_metadata(context, domain, domain_metadata(df, judged, dropped, kinds, examples))
         df = pl.concat(frames) if frames else pl.DataFrame(schema=SFT_DATASET_DTYPES)
-        counts = drop_counts(dropped)
-        splits = Counter(df["split"].to_list())
-        yield Output(df, metadata={
-            "dagster/row_count": len(df),
-            "judged_rows": len(judged_cot),
-            "train": splits.get("train", 0), "validation": splits.get("validation", 0),
-            "selection": config.selection,
-            "dropped": MetadataValue.md(md_table(sorted(counts.items()), ["reason", "rows"])),
-            **{f"dropped_{k}": v for k, v in counts.items()},
-            "redactions": MetadataValue.md(md_counts(kinds, "kind", "placeholders")),
-            **{f"redacted_{k}": v for k, v in sorted(kinds.items())},
-            "rows_redacted": int((df["redacted_kinds"].list.len() > 0).sum()),
-            "drop_examples": MetadataValue.json(examples[:50]),
-            "preview": MetadataValue.md(md_preview(df, ["row_id", "split", "instruction", "answer"], n=5, width=120)),
-        })
+        yield Output(df, metadata={"selection": config.selection})
 
     return sft_dataset
