@@ -1,0 +1,90 @@
+"""What `anka-refinery build` tells a person at the end: per domain, what was made and what it cost.
+
+Pure reads of the warehouse (the asset tables and the gateway's audit), formatted to fit a 100-column
+terminal. Nothing here changes a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class DomainSummary:
+    domain: str
+    tasks: int
+    ok_rows: int
+    blocked: int
+    failed: int
+    passed: int
+    judged: int
+    calls_made: int
+    calls_cached: int
+    tokens: int
+    cost: float
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.judged if self.judged else None
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'anka'").fetchall()}
+
+
+def summarize(warehouse: str | Path, domains: Sequence[str], run_ids: Sequence[str]) -> list[DomainSummary]:
+    """Figures per domain from the warehouse; model calls counted for the given runs only."""
+    if not Path(warehouse).exists():
+        return []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        have = _tables(con)
+
+        def count(table: str, where: str, domain: str) -> int:
+            if table not in have:
+                return 0
+            return int(con.execute(f"select count(*) from anka.{table} where domain = ? and {where}",
+                                   [domain]).fetchone()[0])
+
+        out = []
+        for d in domains:
+            made = cached = tokens = 0
+            cost = 0.0
+            if "model_audit" in have and run_ids:
+                marks = ",".join("?" for _ in run_ids)
+                made, cached, tokens, cost = con.execute(
+                    f"""select count(*) filter (where decision = 'sent'),
+                               count(*) filter (where decision = 'cache_hit'),
+                               coalesce(sum(prompt_tokens + completion_tokens) filter (where decision = 'sent'), 0),
+                               coalesce(sum(cost) filter (where decision = 'sent'), 0)
+                        from anka.model_audit where partition = ? and run_id in ({marks})""",
+                    [d, *run_ids]).fetchone()
+            out.append(DomainSummary(
+                domain=d, tasks=count("seed_tasks", "true", d), ok_rows=count("raw_cot", "status = 'ok'", d),
+                blocked=count("raw_cot", "status = 'blocked_kvkk'", d),
+                failed=count("raw_cot", "status = 'failed'", d),
+                passed=count("judged_cot", "passed", d), judged=count("judged_cot", "true", d),
+                calls_made=int(made), calls_cached=int(cached), tokens=int(tokens), cost=float(cost),
+            ))
+        return out
+
+
+HEADER = ("domain", "tasks", "ok rows", "pass rate", "blocked", "failed", "calls made", "cached", "tokens", "cost")
+
+
+def format_table(rows: Sequence[DomainSummary]) -> str:
+    """A plain-text table, at most 100 columns wide."""
+    cells = [HEADER] + [
+        (r.domain[:16], str(r.tasks), str(r.ok_rows), "—" if r.pass_rate is None else f"{r.pass_rate:.0%}",
+         str(r.blocked), str(r.failed), str(r.calls_made), str(r.calls_cached), f"{r.tokens:,}", f"{r.cost:.4f}")
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(HEADER))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line[:100] for line in lines)
