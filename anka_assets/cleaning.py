@@ -6,18 +6,25 @@ wire it up, `bench/clean.py` times it.
 Dedup works on a Turkish-aware key (`dedup_key`: NFC, Turkish lower-casing, punctuation and
 diacritics folded — for the key only, the exported text keeps its letters). Exact duplicates share
 a key; near-duplicates have a Jaccard similarity of their character n-gram shingles of at least the
-threshold, estimated with MinHash (rensa, Rust) and LSH banding: band keys are grouped in polars,
-candidate pairs confirmed on the signatures, clusters closed with union-find. Signatures are made
-in chunks so memory stays flat (shingles of 20k rows at once cost about 0.6 GB).
+threshold, estimated with MinHash (rensa, Rust) and LSH banding. Keys, shingles and signatures
+are made one chunk at a time (shingles of 20k rows at once cost about 0.6 GB), only the signatures
+are kept (num_perm × 4 bytes a row). Then one band at a time: rows are sorted by band key, each row
+is paired with a bounded set of rows of its bucket (the bucket's earliest row and its neighbours
+in an order that puts rows agreeing on the next band side by side), the pairs are verified in
+bounded batches with vectorised numpy comparisons (2-bit fingerprints first, then the full
+signatures), and the clusters are closed with an exact, vectorised union-find. Memory grows with the
+rows, not with the candidate pairs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import polars as pl
@@ -149,6 +156,8 @@ class DedupSettings:
     shingle: int = 5
     chunk_rows: int = 20_000
     seed: int = 42
+    neighbours: int = 2  # per band, each row is also compared to this many rows after it in its bucket
+    verify_batch: int = 131_072  # candidate pairs verified at once
 
     def __post_init__(self) -> None:
         if self.num_perm % self.num_bands:
@@ -178,16 +187,17 @@ def fast_dedup_key(text: str) -> str:
 
 
 def dedup_keys(texts: Sequence[str]) -> list[str]:
-    """`dedup_key` of many texts, vectorised in polars; rows with other diacritics take the exact path."""
-    s = pl.Series(texts, dtype=pl.Utf8).str.normalize("NFC")
-    s = s.str.replace_all("I", "ı", literal=True).str.replace_all("İ", "i", literal=True).str.to_lowercase()
-    s = s.str.replace_all(r"\s+", " ").str.strip_chars().str.replace_all("['’‘`´]", "")
+    """`dedup_key` of many texts, vectorised in polars; rows with other diacritics take the exact path.
+
+    NFC in Python (it returns at once for text already in NFC); then 'İ' → 'i' before lower-casing
+    ('I' lower-cases to 'i', the same as 'ı' after folding); apostrophes dropped, other punctuation
+    to spaces, whitespace collapsed once at the end; Turkish letters folded in one pass."""
+    s = pl.Series([unicodedata.normalize("NFC", t) for t in texts], dtype=pl.Utf8)
+    s = s.str.replace_all("İ", "i", literal=True).str.to_lowercase().str.replace_all("['’‘`´]", "")
     s = s.str.replace_all(r"[^\w\s]", " ").str.replace_all(r"\s+", " ").str.strip_chars()
-    for a, b in _FOLD:
-        s = s.str.replace_all(a, b, literal=True)
-    keys = s.to_list()
-    ascii_ = pl.Series(keys).str.contains(r"^[\x00-\x7f]*$").to_list()
-    return [k if ok else dedup_key(t) for k, ok, t in zip(keys, ascii_, texts)]
+    s = s.str.replace_many([a for a, _ in _FOLD], [b for _, b in _FOLD])
+    ascii_ = (s.str.len_bytes() == s.str.len_chars()).to_list()
+    return [k if ok else dedup_key(t) for k, ok, t in zip(s.to_list(), ascii_, texts)]
 
 
 def shingle_hashes(keys: Sequence[str], size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -198,101 +208,196 @@ def shingle_hashes(keys: Sequence[str], size: int) -> tuple[np.ndarray, np.ndarr
     padded = [f" {k} ".ljust(size, "\0") for k in keys]
     lens = np.fromiter((len(p) for p in padded), dtype=np.int64, count=len(padded))
     cps = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    m = len(cps) - size + 1
-    h = np.zeros(max(m, 0), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(size):
-            h = h * np.uint64(1_000_003) + cps[j : j + m]
+    del padded
+    m = max(len(cps) - size + 1, 0)
+    h = cps[:m].copy()
+    with np.errstate(over="ignore"):  # in place: no temporaries of the whole chunk per step
+        for j in range(1, size):
+            h *= np.uint64(1_000_003)
+            h += cps[j : j + m]
+        del cps
         h ^= h >> np.uint64(31)
         h *= np.uint64(0x9E3779B97F4A7C15)
         h ^= h >> np.uint64(29)
     windows = lens - size + 1
-    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    ends = np.cumsum(lens)
+    crossing = (ends[:, None] - np.arange(1, size, dtype=np.int64)).ravel()  # windows that start in a row's last size-1 chars
+    inside = np.ones(m, dtype=bool)
+    inside[crossing[crossing < m]] = False
     offsets = np.concatenate([[0], np.cumsum(windows)])
-    idx = np.repeat(starts - offsets[:-1], windows) + np.arange(offsets[-1])
-    return h[idx], offsets.astype(np.uint64)
+    return h[inside], offsets.astype(np.uint64)
 
 
 def signatures(keys: Sequence[str], settings: DedupSettings) -> np.ndarray:
     """MinHash signatures (rows × num_perm, uint32) of the keys' character shingles, in chunks."""
-    from rensa import RMinHash
-
     out = np.empty((len(keys), settings.num_perm), dtype=np.uint32)
     for start in range(0, len(keys), settings.chunk_rows):
         chunk = keys[start : start + settings.chunk_rows]
-        hashes, offsets = shingle_hashes(chunk, settings.shingle)
-        matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, settings.num_perm, settings.seed)
-        out[start : start + len(chunk)] = np.asarray(matrix.to_rows(), dtype=np.uint32)
+        out[start : start + len(chunk)] = _signature_chunk(chunk, settings)
     return out
 
 
-def _band_keys(sigs: np.ndarray, num_bands: int) -> np.ndarray:
-    """One 64-bit key per (row, band): the band's hash values mixed (rows × bands, uint64)."""
-    rows = sigs.shape[0]
-    bands = sigs.reshape(rows, num_bands, -1).astype(np.uint64)
-    key = np.full((rows, num_bands), np.uint64(0xCBF29CE484222325))
+def _signature_chunk(keys: Sequence[str], settings: DedupSettings) -> np.ndarray:
+    """Signatures of one chunk; its shingle hashes are freed on return."""
+    from rensa import RMinHash
+
+    if not keys:
+        return np.empty((0, settings.num_perm), dtype=np.uint32)
+    hashes, offsets = shingle_hashes(keys, settings.shingle)
+    matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, settings.num_perm, settings.seed)
+    del hashes, offsets
+    return np.fromiter(chain.from_iterable(matrix.to_rows()), dtype=np.uint32,
+                       count=len(keys) * settings.num_perm).reshape(len(keys), settings.num_perm)
+
+
+def _band_key(sigs: np.ndarray, band: int, num_bands: int) -> np.ndarray:
+    """One 64-bit key per row for one LSH band: the band's hash values mixed (FNV-1a style)."""
+    width = sigs.shape[1] // num_bands
+    key = np.full(sigs.shape[0], np.uint64(0xCBF29CE484222325))
     with np.errstate(over="ignore"):
-        for j in range(bands.shape[2]):
-            key = (key ^ bands[:, :, j]) * np.uint64(0x100000001B3)
+        for j in range(band * width, (band + 1) * width):
+            key = (key ^ sigs[:, j].astype(np.uint64)) * np.uint64(0x100000001B3)
             key ^= key >> np.uint64(29)
     return key
 
 
-def _find(parent: np.ndarray, i: int) -> int:
-    root = i
-    while parent[root] != root:
-        root = parent[root]
-    while parent[i] != root:
-        parent[i], i = root, parent[i]
-    return root
+def _band_candidates(sigs: np.ndarray, band: int, settings: DedupSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs of one band, a bounded number per row.
+
+    Rows are sorted by (band key, next band's key, row); each row is paired with the earliest row of
+    its bucket and with the `neighbours` rows after it in that order, so rows that also agree on the
+    next band sit side by side even in a bucket of thousands (common shingles make such buckets).
+    At most (1 + neighbours) pairs per row and band, whatever the bucket sizes. One stable sort of
+    one 64-bit word: the bucket is the band key's top 44 bits (two buckets merge with odds of about
+    n²/2⁴⁵ per band, which only adds candidates), the next band's top 20 bits order rows inside it."""
+    n = sigs.shape[0]
+    bucket = _band_key(sigs, band, settings.num_bands) >> np.uint64(20)
+    nxt = _band_key(sigs, (band + 1) % settings.num_bands, settings.num_bands) >> np.uint64(44)
+    order = np.argsort((bucket << np.uint64(20)) | nxt, kind="stable")  # stable: ties keep row order
+    del nxt
+    sorted_bucket = bucket[order]
+    del bucket
+    starts = np.flatnonzero(np.concatenate(([True], sorted_bucket[1:] != sorted_bucket[:-1])))
+    sizes = np.diff(np.append(starts, n))
+    first = np.repeat(np.minimum.reduceat(order, starts), sizes)  # earliest row of each row's bucket
+    keep = first != order
+    a_parts, b_parts = [order[keep]], [first[keep]]
+    for lag in range(1, settings.neighbours + 1):
+        same = sorted_bucket[lag:] == sorted_bucket[:-lag]
+        a_parts.append(order[lag:][same])
+        b_parts.append(order[:-lag][same])
+    return np.concatenate(a_parts), np.concatenate(b_parts)
+
+
+_LOW_BITS = np.uint64(0x5555555555555555)
+
+
+def _fingerprints(sigs: np.ndarray) -> np.ndarray:
+    """The low 2 bits of every hash packed into 64-bit words (rows × num_perm/32): 32 bytes a row at 128.
+
+    Two equal hashes have equal low bits, so the count of agreeing 2-bit fields bounds the count of
+    agreeing hashes from above: a pair below the threshold there is below it on the full signatures."""
+    n, perm = sigs.shape
+    words = -(-perm // 32)
+    out = np.zeros((n, words), dtype=np.uint64)
+    for k in range(32):
+        cols = sigs[:, k::32]
+        out[:, : cols.shape[1]] |= (cols & np.uint32(3)).astype(np.uint64) << np.uint64(2 * k)
+    return out
+
+
+def _agreeing_fields(fa: np.ndarray, fb: np.ndarray, perm: int) -> np.ndarray:
+    x = fa ^ fb
+    differ = np.bitwise_count((x | (x >> np.uint64(1))) & _LOW_BITS).sum(axis=1, dtype=np.int64)
+    return perm - differ
+
+
+def _compress(parent: np.ndarray) -> np.ndarray:
+    """Pointer jumping until every row points at its root."""
+    while True:
+        up = parent[parent]
+        if np.array_equal(up, parent):
+            return parent
+        parent = up
+
+
+def _union(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Union-find over edges (a, b), vectorised; `parent` must be compressed. The root of every
+    cluster is its earliest row (a root only ever points at a smaller one), the same clusters as
+    joining the edges one by one."""
+    while len(a):
+        ra, rb = parent[a], parent[b]
+        differ = ra != rb
+        if not differ.any():
+            break
+        a, b, ra, rb = a[differ], b[differ], ra[differ], rb[differ]
+        np.minimum.at(parent, np.maximum(ra, rb), np.minimum(ra, rb))
+        parent = _compress(parent)
+    return parent
 
 
 def near_duplicate_of(sigs: np.ndarray, settings: DedupSettings) -> np.ndarray:
     """For each row, the index of the earliest row of its near-duplicate cluster (itself if first).
 
-    Rows that share any LSH band are candidates; a candidate pair counts when the signatures agree
-    on at least `threshold` of their positions (the MinHash estimate of Jaccard)."""
+    Rows that share an LSH band are candidates (a bounded set per row, see `_band_candidates`); a
+    candidate pair counts when the signatures agree on at least `threshold` of their positions (the
+    MinHash estimate of Jaccard); clusters are closed with union-find. One band at a time, pairs
+    verified in bounded batches: first on 2-bit fingerprints (`_fingerprints`, 32 bytes a row; they
+    can only over-count agreement, so no true pair is lost), then the few survivors on the full hashes."""
     n = sigs.shape[0]
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    keys = _band_keys(sigs, settings.num_bands)
-    rows = np.arange(n, dtype=np.int64)
-    found = []
-    for band in range(settings.num_bands):  # one band at a time keeps memory flat
-        frame = pl.DataFrame({"row": rows, "key": keys[:, band]})
-        found.append(frame.with_columns(first=pl.col("row").min().over("key"))
-                     .filter(pl.col("row") != pl.col("first")).select(["row", "first"]))
-    del keys
-    pairs = pl.concat(found).unique()
-    a = pairs["row"].to_numpy()
-    b = pairs["first"].to_numpy()
     parent = np.arange(n, dtype=np.int64)
-    if len(a):
-        agree = np.empty(len(a), dtype=np.float64)
-        step = 200_000
-        for s in range(0, len(a), step):
-            agree[s : s + step] = (sigs[a[s : s + step]] == sigs[b[s : s + step]]).mean(axis=1)
-        for x, y in zip(a[agree >= settings.threshold].tolist(), b[agree >= settings.threshold].tolist()):
-            rx, ry = _find(parent, x), _find(parent, y)
-            if rx != ry:
-                parent[max(rx, ry)] = min(rx, ry)  # the root is always the earliest row
-    return np.array([_find(parent, i) for i in range(n)], dtype=np.int64)
+    if n < 2:
+        return parent
+    need = settings.threshold * settings.num_perm
+    finger = _fingerprints(sigs)
+    batch = settings.verify_batch
+    for band in range(settings.num_bands):
+        a, b = _band_candidates(sigs, band, settings)
+        joined = parent[a] == parent[b]  # already in one cluster: nothing to learn
+        a, b = a[~joined], b[~joined]
+        good_a, good_b = [], []
+        for s in range(0, len(a), batch):
+            xa, xb = a[s : s + batch], b[s : s + batch]
+            maybe = _agreeing_fields(finger[xa], finger[xb], settings.num_perm) >= need
+            xa, xb = xa[maybe], xb[maybe]
+            if len(xa):
+                sure = np.count_nonzero(sigs[xa] == sigs[xb], axis=1) >= need
+                good_a.append(xa[sure])
+                good_b.append(xb[sure])
+        if good_a:
+            parent = _union(parent, np.concatenate(good_a), np.concatenate(good_b))
+    return parent
 
 
 def dedup(texts: Sequence[str], settings: DedupSettings) -> tuple[list[str | None], list[int | None]]:
-    """Per text, in priority order (earlier wins): (None | "exact_duplicate" | "near_duplicate", index kept)."""
-    keys = dedup_keys(texts)
-    first_of: dict[str, int] = {}
-    reasons: list[str | None] = [None] * len(texts)
-    kept_as: list[int | None] = [None] * len(texts)
-    unique_idx = []
-    for i, key in enumerate(keys):
-        j = first_of.setdefault(key, i)
-        if j != i:
-            reasons[i], kept_as[i] = "exact_duplicate", j
-        else:
-            unique_idx.append(i)
-    roots = near_duplicate_of(signatures([keys[i] for i in unique_idx], settings), settings)
+    """Per text, in priority order (earlier wins): (None | "exact_duplicate" | "near_duplicate", index kept).
+
+    Keys and shingles are made one chunk at a time and dropped after it: exact duplicates are found
+    on a 128-bit BLAKE2 digest of the key, signatures of the unique keys are kept (num_perm × 4
+    bytes a row), so memory grows with the rows, not with their shingles or candidate pairs."""
+    n = len(texts)
+    first_of: dict[bytes, int] = {}
+    reasons: list[str | None] = [None] * n
+    kept_as: list[int | None] = [None] * n
+    unique_idx: list[int] = []
+    sigs = np.empty((n, settings.num_perm), dtype=np.uint32)
+    filled = 0
+    for start in range(0, n, settings.chunk_rows):
+        keys = dedup_keys(texts[start : start + settings.chunk_rows])
+        fresh = []
+        for i, key in enumerate(keys, start):
+            j = first_of.setdefault(hashlib.blake2b(key.encode("utf-8"), digest_size=16).digest(), i)
+            if j != i:
+                reasons[i], kept_as[i] = "exact_duplicate", j
+            else:
+                unique_idx.append(i)
+                fresh.append(key)
+        del keys
+        sigs[filled : filled + len(fresh)] = _signature_chunk(fresh, settings)
+        filled += len(fresh)
+    del first_of
+    roots = near_duplicate_of(sigs[:filled], settings)
+    del sigs
     for pos, root in enumerate(roots.tolist()):
         if root != pos:
             reasons[unique_idx[pos]], kept_as[unique_idx[pos]] = "near_duplicate", unique_idx[root]

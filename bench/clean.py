@@ -8,10 +8,11 @@ Generates rows of about 300 characters (10 % planted near-duplicates of other ro
 edits, ~3 % with personal data), then times each step the way `sft_dataset` runs it: PII scan and
 redaction (`cleaning.redact_sample`), language signal (lingua, as judged_cot computes it; timed on a
 sample and projected), exact and near-duplicate removal (`cleaning.dedup`: Turkish-aware key, rensa
-MinHash, polars band grouping, union-find) and formatting (`release.Layout`, JSON line). It prints
-rows/s per step, peak RSS, recall on the planted duplicates, and the dedup speed against a baseline
-measured in the same run: datasketch `MinHashLSH`, 128 permutations, character 5-grams, one Python
-loop per row (query, then insert), on a 20k-row sample. Figures are printed, never asserted.
+MinHash in chunks, band-by-band candidate pairs verified in batches, union-find) and formatting
+(`release.Layout`, JSON line). It prints rows/s per step, peak RSS, recall on the planted
+duplicates, and the dedup speed against a baseline measured in the same run: datasketch
+`MinHashLSH`, 128 permutations, character 5-grams, one Python loop per row (query, then insert), on
+a 20k-row sample. Figures are printed, never asserted.
 """
 
 from __future__ import annotations

@@ -181,3 +181,76 @@ def test_fast_key_and_vectorised_shingles_match_the_reference():
         row = hashes[int(offsets[i]) : int(offsets[i + 1])]
         assert len(set(row.tolist())) == len(char_shingles(key, 5))  # one distinct hash per distinct shingle
     assert offsets[-1] == len(hashes) and np.all(np.diff(offsets.astype(np.int64)) >= 1)
+
+
+def test_vectorised_union_find_gives_the_clusters_of_one_by_one_joins():
+    import random
+
+    import numpy as np
+
+    from anka_assets.cleaning import _union
+
+    rng = random.Random(5)
+    n = 300
+    edges = [(rng.randrange(n), rng.randrange(n)) for _ in range(250)]
+    parent = list(range(n))
+
+    def find(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for x, y in edges:  # the reference: join one edge at a time, the earlier root wins
+        rx, ry = find(x), find(y)
+        if rx != ry:
+            parent[max(rx, ry)] = min(rx, ry)
+    expected = [find(i) for i in range(n)]
+    a = np.array([x for x, _ in edges], dtype=np.int64)
+    b = np.array([y for _, y in edges], dtype=np.int64)
+    got = _union(np.arange(n, dtype=np.int64), a[:120], b[:120])  # in two rounds, as bands arrive
+    got = _union(got, a[120:], b[120:])
+    assert got.tolist() == expected
+    assert all(root <= i for i, root in enumerate(expected)) and len(set(expected)) < n
+
+
+def test_fingerprint_prefilter_never_undercounts_agreement():
+    import numpy as np
+
+    from anka_assets.cleaning import _agreeing_fields, _fingerprints
+
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 2**32, size=(400, 128), dtype=np.uint32)
+    b = a.copy()
+    for row in range(400):  # replace a random share of b's hashes
+        cols = rng.choice(128, size=rng.integers(0, 129), replace=False)
+        b[row, cols] = rng.integers(0, 2**32, size=len(cols), dtype=np.uint32)
+    exact = np.count_nonzero(a == b, axis=1)
+    bound = _agreeing_fields(_fingerprints(a), _fingerprints(b), 128)
+    assert np.all(bound >= exact) and np.any(bound > exact)
+    assert np.mean(bound - exact) < 0.3 * 128 * 0.5  # low 2 bits agree by chance about a quarter of the time
+
+
+def test_dedup_is_the_same_in_any_chunk_size_and_bounds_pairs_in_one_giant_bucket():
+    import random
+
+    import numpy as np
+
+    from anka_assets.cleaning import _band_candidates, near_duplicate_of
+
+    rng = random.Random(9)
+    letters = "abcçdefgğhıijklmnoöprsştuüvyz     "
+    base = ["".join(rng.choice(letters) for _ in range(200)) for _ in range(150)]
+    texts = base + [base[3].upper(), base[7][:-2] + "xy", base[0]] + base[10:40]
+    whole = dedup(texts, DedupSettings())
+    assert dedup(texts, DedupSettings(chunk_rows=17, verify_batch=7)) == whole
+    reasons, kept_as = whole
+    assert (reasons[150], kept_as[150]) == ("exact_duplicate", 3)
+    assert (reasons[151], kept_as[151]) == ("near_duplicate", 7)
+    assert reasons[:150] == [None] * 150 and (reasons[152], kept_as[152]) == ("exact_duplicate", 0)
+    assert reasons[153:] == ["exact_duplicate"] * 30 and kept_as[153:] == list(range(10, 40))
+
+    sigs = np.ones((1000, 128), dtype=np.uint32)  # every row in one bucket of every band
+    settings = DedupSettings()
+    a, b = _band_candidates(sigs, 0, settings)
+    assert len(a) <= (1 + settings.neighbours) * 1000 and np.all(a != b)
+    assert near_duplicate_of(sigs, settings).tolist() == [0] * 1000
