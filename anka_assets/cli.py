@@ -25,8 +25,12 @@ def _default_dagster_home() -> None:
         os.environ["DAGSTER_HOME"] = str(PROJECT_ROOT)
 
 
-def build(domains: Sequence[str] | None = None) -> int:
+def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
+    import time
+
     from dagster import DagsterInstance, materialize
+
+    from anka_assets.build_report import format_table, summarize
 
     from anka_assets.partitions import SeedsFolderError
 
@@ -48,32 +52,54 @@ def build(domains: Sequence[str] | None = None) -> int:
         return 2
 
     instance = DagsterInstance.get() if "DAGSTER_HOME" in os.environ else DagsterInstance.ephemeral()
-    quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    # INFO: the assets' own lines (progress of model calls, counts); --verbose: Dagster's event log too.
+    quiet = {"loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "INFO"}}}}
     failed: list[str] = []
-    for domain in chosen:
+    run_ids: list[str] = []
+    written: dict[str, str] = {}
+    for i, domain in enumerate(chosen, 1):
+        print(f"[{i}/{len(chosen)}] building {domain} …", flush=True)
+        started = time.monotonic()
         result = materialize(
             assets, selection=partitioned, partition_key=domain, resources=defs.resources,
             instance=instance, raise_on_error=False, tags={"anka/entry": "cli"}, run_config=quiet,
         )
-        print(f"[{'ok' if result.success else 'FAILED'}] {domain}: run {result.run_id}")
+        run_ids.append(result.run_id)
+        print(f"[{'ok' if result.success else 'FAILED'}] {domain} in {time.monotonic() - started:.0f} s: "
+              f"run {result.run_id}", flush=True)
         if not result.success:
             failed.append(domain)
     if unpartitioned:
+        print("building the cross-domain assets (release, adapter, evaluation) …", flush=True)
+        started = time.monotonic()
         result = materialize(
             assets, selection=unpartitioned, resources=defs.resources, instance=instance,
             raise_on_error=False, tags={"anka/entry": "cli"}, run_config=quiet,
         )
-        print(f"[{'ok' if result.success else 'FAILED'}] cross-domain assets: run {result.run_id}")
+        run_ids.append(result.run_id)
+        print(f"[{'ok' if result.success else 'FAILED'}] cross-domain assets in "
+              f"{time.monotonic() - started:.0f} s: run {result.run_id}", flush=True)
         for event in result.get_asset_materialization_events():
             meta = event.materialization.metadata
             if "release_dir" in meta:  # sft_export: where the release a trainer reads lies
                 print(f"release {meta['release_version'].value}: {meta['release_dir'].value}")
+                written["SFT release"] = str(meta["release_dir"].value)
+            if "adapter_dir" in meta:  # lora_adapter
+                written["LoRA adapter"] = str(meta["adapter_dir"].value)
         if not result.success:
             failed.append("cross-domain")
+    paths = defs.resources["paths"]
+    print()
+    print(format_table(summarize(paths.warehouse, chosen, run_ids)))
+    print()
+    print(f"warehouse     {paths.warehouse}")
+    print(f"review CSVs   {paths.review_queue_dir}/<domain>.csv (verdicts back to {paths.reviews_dir}/<domain>.csv)")
+    for label, where in written.items():
+        print(f"{label:<13} {where}")
     if failed:
         print(f"failed: {', '.join(failed)} (see the runs in `dagster dev`)", file=sys.stderr)
         return 1
-    print(f"built {len(chosen)} domain(s) into {defs.resources['paths'].warehouse}")
+    print(f"built {len(chosen)} domain(s) into {paths.warehouse}")
     return 0
 
 
@@ -97,11 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_build = sub.add_parser("build", help="materialize every asset, every (or the given) domain")
     p_build.add_argument("--domain", action="append", help="only this domain (repeatable)")
+    p_build.add_argument("--verbose", action="store_true", help="also show Dagster's own event log")
     args = parser.parse_args(argv)
     _default_dagster_home()
     _quiet_warnings()
     if args.command == "build":
-        return build(args.domain)
+        return build(args.domain, verbose=args.verbose)
     return 2
 
 

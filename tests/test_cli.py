@@ -56,6 +56,19 @@ def test_build_command_materializes_every_asset_of_every_domain(project):
         version, release_dir = con.execute("select distinct release_version, release_dir from anka.sft_export").fetchone()
     assert release_dir == str((root / "exports" / version).resolve()) and f"release {version}: {release_dir}" in proc.stdout
     assert (root / "exports" / version / "hf" / "dataset_dict.json").is_file()
+    # ... the student: an adapter trained on that release and its evaluation.
+    with duckdb.connect(str(db), read_only=True) as con:
+        (adapter_dir,) = con.execute("select adapter_dir from anka.lora_adapter").fetchone()
+        evaluated = {r[0] for r in con.execute("select distinct domain from anka.student_eval").fetchall()}
+    assert Path(adapter_dir, "adapter_config.json").is_file() and {"hukuk", "tarih"} <= evaluated
+    # The summary: one line per domain (tasks, ok rows, pass rate, calls, ...) and where things went.
+    out = proc.stdout.splitlines()
+    header = next(i for i, line in enumerate(out) if line.startswith("domain") and "pass rate" in line)
+    table = out[header:header + 4]
+    assert all(len(line) <= 100 for line in table)
+    hukuk = next(line.split() for line in table if line.startswith("hukuk"))
+    assert int(hukuk[1]) == tasks["hukuk"] and hukuk[3].endswith("%")
+    assert "LoRA adapter" in proc.stdout and Path(adapter_dir).name in proc.stdout and "review CSVs" in proc.stdout
     # The runs are in the instance that `dagster dev` shows.
     assert any((root / "history" / "runs").iterdir())  # under DAGSTER_HOME itself
 
