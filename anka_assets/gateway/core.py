@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
+import math
 import os
 import random
 import time
@@ -315,7 +316,12 @@ class ModelGateway:
         limit = self._limits.get(url)
         if limit is None:
             c = self.settings.max_concurrency
-            limit = self._limits[url] = AdaptiveLimit(max_limit=c, initial=max(1, min(c, max(4, c // 4))))
+            if self.settings.adaptive_concurrency:
+                limit = AdaptiveLimit(max_limit=c, initial=max(1, c // 2),
+                                      latency_budget_s=self.settings.timeout_s / 2)
+            else:  # a fixed window: never grows, never shrinks
+                limit = AdaptiveLimit(max_limit=c, initial=c, tolerance=math.inf, timeout_factor=1.0, overload_factor=1.0)
+            self._limits[url] = limit
         return limit
 
     async def _start_pool(self, backends: list[HttpBackend]) -> ReplicaPool[HttpBackend]:
@@ -500,11 +506,18 @@ class ModelGateway:
                 outcome = self._outcome(error)
                 stats.timeouts += outcome == "timeout"
                 stats.overloaded += outcome == "busy"
-                await pool.release(replica, outcome, time.perf_counter() - t)
+                await pool.release(replica, outcome, time.perf_counter() - t,
+                                   error.retry_after_s if error is not None else None)
                 while seen_events < len(pool.events):
                     log.warning("%s endpoint: %s", settings.role, pool.events[seen_events])
                     seen_events += 1
-                if error is None or internal or not error.retryable or attempts > settings.max_retries:
+                if error is None or internal or not error.retryable:
+                    break
+                # A server that says when to come back (429/503 + Retry-After) is rate limiting, not failing:
+                # such answers get four times the retry budget.
+                polite = outcome == "busy" and error.retry_after_s is not None
+                budget = 4 * (settings.max_retries + 1) - 1 if polite else settings.max_retries
+                if attempts > budget:
                     break
                 delay = backoff_delay(
                     attempts,

@@ -140,6 +140,9 @@ class EndpointSettings:
     price_input_per_mtok: float = 0.0
     price_output_per_mtok: float = 0.0
     simulator_faults: "FaultConfig | None" = None
+    #: adapt the requests in flight (between 1 and max_concurrency per replica) to the server; off: always
+    #: max_concurrency (ANKA_<ROLE>_ADAPTIVE_CONCURRENCY=0)
+    adaptive_concurrency: bool = True
 
     def __post_init__(self) -> None:
         env_prefix(self.role)
@@ -213,7 +216,7 @@ class EndpointSettings:
         """Read ``ANKA_<ROLE>_*``. Nothing set gives the local simulator (model ``anka-simulator``).
 
         Variables: ``BASE_URL``, ``MODEL``, ``API_KEY``, ``LOCALITY``, ``MAX_CONCURRENCY``, ``TIMEOUT_S``,
-        ``MAX_RETRIES``, ``PRICE_INPUT_PER_MTOK``, ``PRICE_OUTPUT_PER_MTOK``, ``BACKEND`` (default
+        ``MAX_RETRIES``, ``ADAPTIVE_CONCURRENCY``, ``PRICE_INPUT_PER_MTOK``, ``PRICE_OUTPUT_PER_MTOK``, ``BACKEND`` (default
         ``openai`` when ``BASE_URL`` is set, else ``simulator``).
         """
         env = os.environ if environ is None else environ
@@ -273,6 +276,12 @@ class EndpointSettings:
             value = number(name, kind, rule, lambda v, ok=ok: v == v and v not in (float("inf"),) and ok(v))
             if value is not None:
                 kwargs[key] = value
+
+        adaptive = get("ADAPTIVE_CONCURRENCY")
+        if adaptive is not None:
+            if adaptive.lower() not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(f"{prefix}ADAPTIVE_CONCURRENCY={adaptive!r} is not valid; allowed values: 1 or 0")
+            kwargs["adaptive_concurrency"] = adaptive.lower() in ("1", "true", "yes", "on")
 
         return cls(
             role=role,

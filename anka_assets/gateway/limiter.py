@@ -7,7 +7,8 @@ and Netflix's concurrency-limits do: it grows while answers come back at their u
 * a timeout (x ``timeout_factor``, 0.5): the server is queueing requests it cannot serve in time;
 * 429 or 503 (x ``overload_factor``, 0.9): the server says it is full or rate-limited;
 * latency: the smoothed latency exceeds ``tolerance`` times the best smoothed latency seen, a sign that
-  requests now wait in the server's queue (x ``overload_factor``).
+  requests now wait in the server's queue, or one answer took more than half the timeout, a sign that
+  the next ones will time out (x ``overload_factor``).
 
 At most one decrease per "round trip" (the current smoothed latency), so a burst of 429s from one
 window counts once. :class:`ReplicaPool` holds one window per replica of the same model, sends each
@@ -37,9 +38,13 @@ class AdaptiveLimit:
     initial: int | None = None
     min_limit: int = 1
     tolerance: float = 2.0
+    #: slow start ends when the smoothed latency passes this multiple of the best (queueing has begun)
+    slow_start_exit: float = math.inf
     timeout_factor: float = 0.5
     overload_factor: float = 0.9
     warmup: int = 20
+    #: an answer slower than this (half the call timeout) shrinks the window before calls start timing out
+    latency_budget_s: float = math.inf
     alpha: float = 0.1
     clock: Callable[[], float] = time.monotonic
     limit: float = field(init=False)
@@ -66,11 +71,16 @@ class AdaptiveLimit:
         self.samples += 1
         a = self.alpha
         self.smoothed_s = latency_s if self.smoothed_s is None else (1 - a) * self.smoothed_s + a * latency_s
+        if latency_s > self.latency_budget_s:
+            self._decrease(self.overload_factor)
+            return
         if self.samples >= self.warmup:
             self.baseline_s = self.smoothed_s if self.baseline_s is None else min(self.baseline_s, self.smoothed_s)
             if self.smoothed_s > self.tolerance * self.baseline_s:
                 self._decrease(self.overload_factor)
                 return
+            if self.smoothed_s > self.slow_start_exit * self.baseline_s:
+                self.slow_start = False
         if inflight < self.window:  # not using the window: growing it would measure nothing
             return
         self.limit = min(float(self.max_limit), self.limit + (1.0 if self.slow_start else 1.0 / self.limit))
@@ -104,6 +114,7 @@ class Replica(Generic[T]):
     cooldown_s: float = 0.0
     probing: bool = False
     served: int = 0
+    paused_until: float = 0.0  #: a Retry-After holds every request to this replica until then
 
     @property
     def load(self) -> float:
@@ -135,6 +146,8 @@ class ReplicaPool(Generic[T]):
         self.events: list[str] = []
 
     def _eligible(self, replica: Replica[T], now: float) -> bool:
+        if now < replica.paused_until:
+            return False
         if replica.healthy:
             return replica.inflight < replica.limit.window
         # Out of the pool: after the cool-down, one request at a time probes it.
@@ -153,7 +166,8 @@ class ReplicaPool(Generic[T]):
     def _next_wakeup(self) -> float | None:
         now = self.clock()
         times = [r.down_until - now for r in self.replicas if not r.healthy and not r.probing and r.inflight == 0]
-        return max(0.01, min(times)) if times else None
+        times += [r.paused_until - now for r in self.replicas if r.paused_until > now]
+        return max(0.005, min(times)) if times else None
 
     async def acquire(self) -> Replica[T]:
         async with self._changed:
@@ -170,9 +184,16 @@ class ReplicaPool(Generic[T]):
                 except asyncio.TimeoutError:
                     pass
 
-    async def release(self, replica: Replica[T], outcome: str, latency_s: float = 0.0) -> None:
-        """``outcome``: ``ok`` | ``timeout`` | ``busy`` (429/503) | ``down`` (connection error, 5xx) | ``other``."""
+    async def release(
+        self, replica: Replica[T], outcome: str, latency_s: float = 0.0, retry_after_s: float | None = None
+    ) -> None:
+        """``outcome``: ``ok`` | ``timeout`` | ``busy`` (429/503) | ``down`` (connection error, 5xx) | ``other``.
+
+        A ``busy`` answer with Retry-After pauses the replica for that long: the server said it is full,
+        so no other request is sent to it meanwhile (instead of a storm of 429s)."""
         async with self._changed:
+            if outcome == "busy" and retry_after_s:
+                replica.paused_until = max(replica.paused_until, self.clock() + min(retry_after_s, 60.0))
             inflight = replica.inflight
             replica.inflight -= 1
             was_probe = replica.probing
