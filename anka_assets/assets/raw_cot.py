@@ -21,7 +21,16 @@ from pydantic import Field
 from anka_assets.assets import domain_table
 from anka_assets.gateway import ModelEndpoint, ModelRequest
 from anka_assets.metadata import md_preview
-from anka_assets.model_calls import Answer, all_results, ask_parsed, call_metrics, domain_label, status_metadata
+from anka_assets.model_calls import (
+    Answer,
+    all_results,
+    ask_parsed,
+    call_health,
+    call_metrics,
+    domain_label,
+    health_verdict,
+    status_metadata,
+)
 from anka_assets.parsing import COT_RESPONSE_FORMAT, ParsedCot, parse_cot
 from anka_assets.prompts import PromptTemplate, load_prompt
 from anka_assets.resources import RefineryPaths
@@ -33,7 +42,7 @@ RAW_COT_SCHEMA = {
     "template_version": pl.Utf8, "reasoning_steps": pl.List(pl.Utf8), "reasoning": pl.Utf8,
     "answer": pl.Utf8, "raw_text": pl.Utf8, "finish_reason": pl.Utf8, "prompt_tokens": pl.Int64,
     "completion_tokens": pl.Int64, "latency_s": pl.Float64, "cost": pl.Float64, "cached": pl.Boolean,
-    "repairs": pl.Int64, "status": pl.Utf8, "error": pl.Utf8, "request_key": pl.Utf8,
+    "repairs": pl.Int64, "attempts": pl.Int64, "status": pl.Utf8, "error": pl.Utf8, "request_key": pl.Utf8,
 }
 
 
@@ -47,6 +56,11 @@ class RawCotConfig(Config):
         "for servers without structured output.",
     )
     max_repairs: int = Field(default=1, description="Re-asks after a malformed answer before it is a parse_error.")
+    max_failed_share: float = Field(
+        default=0.5,
+        description="Fail the run (after writing its rows) when more than this share of a domain's model calls "
+        "failed, or all of them did; below it the run succeeds with a warning.",
+    )
 
 
 def row_id(seed_id: str, sample_index: int) -> str:
@@ -80,7 +94,6 @@ def cot_rows(tasks: pl.DataFrame, answers: Sequence[Answer[ParsedCot]], cfg: Raw
         for sample in range(cfg.samples_per_task):
             a = next(answer_iter)
             r, parsed = a.result, a.parsed
-            error = r.error if r.status != "ok" else a.parse_error
             rows.append({
                 "row_id": row_id(task["seed_id"], sample), "seed_id": task["seed_id"], "domain": task["domain"],
                 "sample_index": sample, "instruction": task["instruction"], "sensitivity": task["sensitivity"],
@@ -91,8 +104,8 @@ def cot_rows(tasks: pl.DataFrame, answers: Sequence[Answer[ParsedCot]], cfg: Raw
                 "prompt_tokens": sum(h.prompt_tokens for h in a.history if not h.cached),
                 "completion_tokens": sum(h.completion_tokens for h in a.history if not h.cached),
                 "latency_s": float(r.latency_s), "cost": float(sum(h.cost for h in a.history if not h.cached)),
-                "cached": all(h.cached for h in a.history), "repairs": a.repairs, "status": a.status,
-                "error": error, "request_key": r.key,
+                "cached": all(h.cached for h in a.history), "repairs": a.repairs, "attempts": a.attempts,
+                "status": a.status, "error": a.error, "request_key": r.key,
             })
     return pl.DataFrame(rows, schema=RAW_COT_SCHEMA)
 
@@ -111,19 +124,25 @@ def build_raw_cot(partitions_def: PartitionsDefinition):
                 teacher: ModelEndpoint, seed_tasks: pl.DataFrame):
         template = load_prompt("cot")
         gateway = teacher.open_gateway(paths.warehouse, log=context.log)
-        frames, results = [], []
+        frames, results, healths = [], [], []
+        tagged = config.model_copy(update={"structured_output": False}) if config.structured_output else None
         for domain in context.partition_keys:
             tasks = seed_tasks.filter(pl.col("domain") == domain)
             answers = ask_parsed(
                 gateway, cot_requests(tasks, template, config), parse_cot, asset="raw_cot",
                 partition=domain, run_id=context.run_id, max_repairs=config.max_repairs,
+                fallback_requests=cot_requests(tasks, template, tagged) if tagged is not None else None,
             )
             results += all_results(answers)
+            healths.append(call_health(domain, answers, config.max_failed_share))
             frames.append(cot_rows(tasks, answers, config, template.version))
         df = pl.concat(frames) if frames else pl.DataFrame(schema=RAW_COT_SCHEMA)
         ok = df.filter(pl.col("status") == "ok")
         not_ok = df.filter(pl.col("status") != "ok")
+        health_meta, failure = health_verdict("raw_cot", healths, context.log)
         yield Output(df, metadata={
+            **health_meta,
+            "teacher_capabilities": MetadataValue.json(dict(gateway.capabilities)),
             "dagster/row_count": len(df),
             "teacher_endpoint": gateway.settings.endpoint,
             "teacher_model": gateway.settings.model,
@@ -134,5 +153,7 @@ def build_raw_cot(partitions_def: PartitionsDefinition):
             "preview_ok": MetadataValue.md(md_preview(ok, ["row_id", "instruction", "reasoning", "answer"], n=5, width=160)),
             "preview_not_ok": MetadataValue.md(md_preview(not_ok, ["row_id", "status", "error"], n=10, width=160)),
         })
+        if failure is not None:
+            raise failure  # after the rows are stored: they stay, and the run is failed
 
     return raw_cot

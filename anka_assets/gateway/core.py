@@ -320,7 +320,7 @@ class ModelGateway:
                 limit = AdaptiveLimit(max_limit=c, initial=max(1, c // 2),
                                       latency_budget_s=self.settings.timeout_s / 2)
             else:  # a fixed window: never grows, never shrinks
-                limit = AdaptiveLimit(max_limit=c, initial=c, tolerance=math.inf, timeout_factor=1.0, overload_factor=1.0)
+                limit = AdaptiveLimit(max_limit=c, initial=max(1, c // 2), tolerance=math.inf, timeout_factor=1.0, overload_factor=1.0)
             self._limits[url] = limit
         return limit
 

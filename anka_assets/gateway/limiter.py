@@ -159,15 +159,34 @@ class ReplicaPool(Generic[T]):
         candidates = [r for r in self.replicas if self._eligible(r, now)]
         if not candidates:
             return None
+        due = [r for r in candidates if not r.healthy]
+        if due:  # a replica out of the pool whose cool-down is over: probe it now
+            return due[0]
         low = min(r.load for r in candidates)
         best = [r for r in candidates if r.load == low]
         return best[0] if len(best) == 1 else self.rng.choice(best)
 
-    def _next_wakeup(self) -> float | None:
+    def _free_slots(self) -> int:
         now = self.clock()
-        times = [r.down_until - now for r in self.replicas if not r.healthy and not r.probing and r.inflight == 0]
-        times += [r.paused_until - now for r in self.replicas if r.paused_until > now]
-        return max(0.005, min(times)) if times else None
+        return sum(
+            (r.limit.window - r.inflight) if r.healthy else 1
+            for r in self.replicas
+            if self._eligible(r, now)
+        )
+
+    def _wake(self) -> None:
+        """Wake as many waiters as there are free slots (not all of them: thousands may be waiting)."""
+        free = self._free_slots()
+        if free > 0:
+            self._changed.notify(free)
+
+    def _wake_later(self, delay: float) -> None:
+        async def kick() -> None:
+            async with self._changed:
+                self._wake()
+
+        loop = asyncio.get_running_loop()
+        loop.call_later(max(0.0, delay) + 0.001, lambda: loop.create_task(kick()))
 
     async def acquire(self) -> Replica[T]:
         async with self._changed:
@@ -178,11 +197,7 @@ class ReplicaPool(Generic[T]):
                     if not replica.healthy:
                         replica.probing = True
                     return replica
-                wake = self._next_wakeup()
-                try:
-                    await asyncio.wait_for(self._changed.wait(), timeout=wake)
-                except asyncio.TimeoutError:
-                    pass
+                await self._changed.wait()
 
     async def release(
         self, replica: Replica[T], outcome: str, latency_s: float = 0.0, retry_after_s: float | None = None
@@ -194,6 +209,7 @@ class ReplicaPool(Generic[T]):
         async with self._changed:
             if outcome == "busy" and retry_after_s:
                 replica.paused_until = max(replica.paused_until, self.clock() + min(retry_after_s, 60.0))
+                self._wake_later(replica.paused_until - self.clock())
             inflight = replica.inflight
             replica.inflight -= 1
             was_probe = replica.probing
@@ -212,7 +228,7 @@ class ReplicaPool(Generic[T]):
                 replica.failures += 1
                 if replica.failures >= self.eject_after or was_probe or not replica.healthy:
                     self._eject(replica)
-            self._changed.notify_all()
+            self._wake()
 
     def _eject(self, replica: Replica[T]) -> None:
         if len(self.replicas) == 1:
@@ -222,6 +238,10 @@ class ReplicaPool(Generic[T]):
             return  # never take the last healthy replica out
         replica.cooldown_s = min(self.max_cooldown_s, max(self.base_cooldown_s, replica.cooldown_s * 2))
         replica.down_until = self.clock() + replica.cooldown_s
+        try:
+            self._wake_later(replica.cooldown_s)
+        except RuntimeError:  # no running loop (called outside asyncio): nothing waits
+            pass
         if replica.healthy:
             self.events.append(f"replica {replica.name} taken out after {replica.failures} failures")
         replica.healthy = False
