@@ -908,6 +908,9 @@ def _inject_first_string(data: Any, sentence: str) -> bool:
     return False
 
 
+_NO_JSON_COT = "_anka_sim_ignored_response_format"
+
+
 def _draft(body: dict[str, Any], rng: random.Random) -> _Draft:
     messages = body.get("messages") or []
     rtype, name, schema = _response_schema(body.get("response_format"))
@@ -930,6 +933,10 @@ def _draft(body: dict[str, Any], rng: random.Random) -> _Draft:
         return _Draft("json", _judge(prompt_text, rng))
     if "<adimlar>" in low:
         return _Draft("tagged", _cot(question, rng))
+    if body.get(_NO_JSON_COT) and "adimlar" in low and not judge_like:
+        # A server that ignored response_format, and a small model that does not manage the JSON the
+        # prompt asks for without it: prose (as transformers serve with a small model answered).
+        return _Draft("text", _topic(question).fill(rng.choice(_PLAIN), rng) + " " + SIMULATOR_MARKER)
     if judge_like:
         return _Draft("json", _judge(prompt_text, rng))
     if mentions_json and "gorevler" in low:
@@ -1219,6 +1226,7 @@ def create_app(state: SimulatorState) -> Starlette:
         state.count(outcome)
         if faults.ignore_response_format:
             body = {k: v for k, v in body.items() if k != "response_format"}
+            body[_NO_JSON_COT] = True
         slots = state.slots()
         if slots is None:
             slept = await state.sleep(latency)

@@ -152,13 +152,15 @@ def test_persistent_500_is_a_failed_row_with_attempt_count(clean_sim, tmp_path):
 
 
 def test_429_retry_after_is_honoured_and_hangs_time_out(clean_sim, tmp_path):
-    clean_sim.set_faults(FaultConfig(rate_429=1.0, retry_after=0.4))
+    clean_sim.set_faults(FaultConfig(rate_429=1.0, retry_after=0.1))
     clean_sim.reset()
     gw = ModelGateway(settings_for(clean_sim, max_retries=2, backoff_base_s=0.01), tmp_path / "w.duckdb")
     t = time.perf_counter()
     out = gw.run([req(1)], asset="a", partition=None)
-    assert time.perf_counter() - t >= 0.8  # two waits of >= 0.4 s
-    assert out[0].status == "failed" and out[0].error.startswith(f"HTTP 429 from {clean_sim.base_url}/chat/completions after 3 attempts: Rate limit")
+    assert time.perf_counter() - t >= 1.1  # eleven waits of >= 0.1 s
+    # A 429 with Retry-After is rate limiting, not failure: four times the retry budget (3 attempts -> 12).
+    assert out[0].status == "failed" and out[0].error.startswith(
+        f"HTTP 429 from {clean_sim.base_url}/chat/completions after 12 attempts: Rate limit")
 
     clean_sim.set_faults(FaultConfig(rate_hang=1.0, hang_seconds=5))
     gw2 = ModelGateway(settings_for(clean_sim, max_retries=1, timeout_s=0.4), tmp_path / "w.duckdb")

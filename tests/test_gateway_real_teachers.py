@@ -157,6 +157,26 @@ def test_truncated_answers_are_re_asked_with_more_tokens_and_rows_count_attempts
 # -- 4. capabilities detected ---------------------------------------------------------------------------
 
 
+def test_the_capability_is_said_once_and_later_calls_ask_for_tagged_sections(teacher_sim, tmp_path, caplog):
+    from anka_assets.model_calls import ask_parsed
+    from anka_assets.parsing import parse_cot
+
+    teacher_sim.set_faults(FaultConfig(ignore_response_format=True))
+    caplog.set_level(logging.WARNING)
+    rf = {"response_format": {"type": "json_object"}}
+    ask = [ModelRequest(messages=[{"role": "user", "content": f"Soru {i}: adimlar ve cevap, JSON olarak."}],
+                        params={"max_tokens": 64, **rf}, template_version="t", sensitivity="public") for i in range(2)]
+    tagged = [ModelRequest(messages=[{"role": "user", "content": f"Soru {i}: <adimlar> ... </adimlar> <cevap>"}],
+                           params={"max_tokens": 64}, template_version="t", sensitivity="public") for i in range(2)]
+    gw = ModelGateway(settings(teacher_sim.base_url), tmp_path / "w.duckdb")
+    first = ask_parsed(gw, ask, parse_cot, asset="a", partition="p", fallback_requests=tagged)
+    assert [a.status for a in first] == ["ok", "ok"] and gw.capabilities == {"response_format": "ignored"}
+    teacher_sim.reset()
+    ask_parsed(gw, ask, parse_cot, asset="a", partition="q", fallback_requests=tagged)
+    assert all("response_format" not in b for b in teacher_sim.received())  # asked tagged from the start
+    assert caplog.text.count("ignores response_format") == 1
+
+
 def test_ignores_response_format_is_judged_from_the_answers():
     from anka_assets.gateway.types import ModelResult
 
@@ -169,20 +189,18 @@ def test_ignores_response_format_is_judged_from_the_answers():
     assert not ignores_response_format([req(1)], [res("düz metin")])  # nothing asked for JSON
 
 
-def test_a_server_that_ignores_response_format_gets_tagged_sections(refinery, teacher_sim, judge_sim, caplog):
+def test_a_server_that_ignores_response_format_gets_tagged_sections(refinery, teacher_sim, judge_sim):
     teacher_sim.set_faults(FaultConfig(ignore_response_format=True))
-    caplog.set_level(logging.WARNING)
     result = distill(refinery, endpoint("teacher", teacher_sim), endpoint("judge", judge_sim), "tarih")
     assert result.success
     meta = result.asset_materializations_for_node("raw_cot")[0].metadata
+    assert meta["teacher_capabilities"].value == {"response_format": "ignored"}
     bodies = teacher_sim.received()
-    if meta["teacher_capabilities"].value == {"response_format": "ignored"}:
-        assert "ignores response_format" in caplog.text
-        re_asks = [b for b in bodies if "response_format" not in b]
-        assert re_asks and all("<adimlar>" in b["messages"][-1]["content"] or "<adimlar>" in b["messages"][0]["content"]
-                               for b in re_asks)
+    assert len(bodies) == 4 and sum("response_format" in b for b in bodies) == 2
+    re_asks = [b for b in bodies if "response_format" not in b]
+    assert all(any("<adimlar>" in m["content"] for m in b["messages"]) for b in re_asks)  # tagged sections
     raw = read_table(refinery, "raw_cot")
-    assert raw["status"].to_list() == ["ok", "ok"]
+    assert raw["status"].to_list() == ["ok", "ok"] and raw["repairs"].to_list() == [1, 1]
 
 
 # -- 5. adaptive concurrency ----------------------------------------------------------------------------
