@@ -342,3 +342,38 @@ def test_every_replica_unreachable_is_one_clear_error(tmp_path):
     dead.stop()
     with pytest.raises(ProbeFailed, match="cannot be reached"):
         ModelGateway(settings(url), tmp_path / "w.duckdb").run([req(1)], asset="a", partition=None)
+
+
+# -- the command line -----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_build_exits_non_zero_naming_the_domain_and_the_reason(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import REPO, SMALL_SEEDS, write_seed
+
+    write_seed(tmp_path / "seeds", "tarih", SMALL_SEEDS["tarih"])
+    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
+    with SimulatorServer(faults=FaultConfig(rate_500=1.0)) as judge:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ANKA_", "DAGSTER_"))}
+        env.update(
+            DAGSTER_HOME=str(tmp_path), ANKA_DATA_DIR=str(tmp_path), ANKA_SEEDS_DIR=str(tmp_path / "seeds"),
+            ANKA_DUCKDB_PATH=str(tmp_path / "warehouse.duckdb"), ANKA_JUDGE_BASE_URL=judge.base_url,
+            ANKA_JUDGE_MODEL="judge-model", ANKA_JUDGE_LOCALITY="local", ANKA_JUDGE_MAX_RETRIES="0",
+        )
+        proc = subprocess.run([str(Path(sys.executable).parent / "anka-refinery"), "build"], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "[FAILED] tarih" in proc.stdout
+    assert "judged_cot: too many failed model calls" in proc.stdout and "tarih: " in proc.stdout
+    assert f"HTTP 500 from {judge.base_url}/chat/completions" in proc.stdout
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:  # the rows were kept
+        statuses = {s for (s,) in con.execute("select judge_status from anka.judged_cot").fetchall()}
+    assert statuses == {"failed"}
