@@ -59,8 +59,8 @@ def req(i: int, **params) -> ModelRequest:
 
 
 def settings(base_url: str, **kw) -> EndpointSettings:
-    return EndpointSettings(role="teacher", backend="openai", model="anka-sim-teacher", base_url=base_url,
-                            locality="local", **{"max_retries": 0, "timeout_s": 5.0, **kw})
+    return EndpointSettings(role="teacher", backend="openai", base_url=base_url,
+                            locality="local", **{"model": "anka-sim-teacher", "max_retries": 0, "timeout_s": 5.0, **kw})
 
 
 # -- 1. errors that explain -------------------------------------------------------------------------------
@@ -82,6 +82,46 @@ def test_probe_names_a_base_url_without_v1(teacher_sim, tmp_path):
     with pytest.raises(ProbeFailed, match=rf"answered HTTP 404 .*set ANKA_TEACHER_BASE_URL={root}/v1$"):
         gw.run([req(1)], asset="raw_cot", partition="tarih")
     assert teacher_sim.stats()["total"] == 0  # no chat call was made
+
+
+class _Models(__import__("http.server").server.BaseHTTPRequestHandler):
+    """GET /key/v1/models: 401 unless the key is right; GET /v1/models: two models."""
+
+    def do_GET(self):  # noqa: N802
+        import json
+
+        if self.path.startswith("/key/") and self.headers.get("Authorization") != "Bearer right-key":
+            status, body = 401, {"error": {"message": "Invalid API key", "type": "auth"}}
+        else:
+            status, body = 200, {"object": "list", "data": [{"id": "llama-a"}, {"id": "qwen-b"}]}
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_probe_names_a_rejected_key_and_an_unknown_model(tmp_path):
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Models)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    root = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with pytest.raises(ProbeFailed, match=r"rejected the API key \(HTTP 401: Invalid API key\); set ANKA_TEACHER_API_KEY"):
+            ModelGateway(settings(root + "/key/v1", model="llama-a", api_key="wrong-key"), tmp_path / "w.duckdb").run(
+                [req(1)], asset="a", partition=None)
+        with pytest.raises(ProbeFailed, match=r"does not serve model 'gpt-x'; it lists: llama-a, qwen-b\. Set ANKA_TEACHER_MODEL"):
+            ModelGateway(settings(root + "/v1", model="gpt-x"), tmp_path / "w.duckdb").run(
+                [req(1)], asset="a", partition=None)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # -- 2. failure has consequences ---------------------------------------------------------------------------
