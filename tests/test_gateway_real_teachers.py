@@ -417,3 +417,14 @@ def test_build_exits_non_zero_naming_the_domain_and_the_reason(tmp_path):
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:  # the rows were kept
         statuses = {s for (s,) in con.execute("select judge_status from anka.judged_cot").fetchall()}
     assert statuses == {"failed"}
+
+
+def test_several_base_urls_are_replicas_of_one_endpoint():
+    env = {"ANKA_TEACHER_BASE_URL": "http://gpu1:8000/v1, http://u:hunter22@gpu2:8000/v1",
+           "ANKA_TEACHER_MODEL": "m", "ANKA_TEACHER_ADAPTIVE_CONCURRENCY": "0"}
+    s = EndpointSettings.from_env("teacher", env)
+    assert s.base_urls == ("http://gpu1:8000/v1", "http://u:hunter22@gpu2:8000/v1")
+    assert s.endpoint == "http://gpu1:8000,http://gpu2:8000" and "hunter22" in s.secrets()
+    assert s.adaptive_concurrency is False
+    with pytest.raises(ValueError, match="several replicas of the same model, comma separated"):
+        EndpointSettings.from_env("teacher", {**env, "ANKA_TEACHER_BASE_URL": "http://gpu1:8000/v1,gpu2:8000"})
