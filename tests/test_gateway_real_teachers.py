@@ -280,8 +280,8 @@ def test_aimd_grows_while_answers_are_quick_and_shrinks_on_timeouts_and_429():
 def test_aimd_shrinks_when_latency_builds_up_in_a_server_queue():
     clock = Clock()
     lim = AdaptiveLimit(max_limit=64, initial=32, clock=clock, warmup=5)
-    for _ in range(10):
-        lim.on_success(0.3, inflight=lim.window)
+    for _ in range(70):  # two windows before latency is judged
+        lim.on_success(0.3, inflight=lim.window - 1)
     before = lim.window
     for _ in range(30):
         clock.t += 1

@@ -74,7 +74,9 @@ class AdaptiveLimit:
         if latency_s > self.latency_budget_s:
             self._decrease(self.overload_factor)
             return
-        if self.samples >= self.warmup:
+        # The first answers of a run are its quickest ones (slow ones have not come back yet): judge
+        # latency only once two windows of answers have arrived.
+        if self.samples >= max(self.warmup, 2 * self.window):
             self.baseline_s = self.smoothed_s if self.baseline_s is None else min(self.baseline_s, self.smoothed_s)
             if self.smoothed_s > self.tolerance * self.baseline_s:
                 self._decrease(self.overload_factor)
