@@ -205,9 +205,9 @@ def test_the_capability_is_said_once_and_later_calls_ask_for_tagged_sections(tea
     caplog.set_level(logging.WARNING)
     rf = {"response_format": {"type": "json_object"}}
     ask = [ModelRequest(messages=[{"role": "user", "content": f"Soru {i}: adimlar ve cevap, JSON olarak."}],
-                        params={"max_tokens": 64, **rf}, template_version="t", sensitivity="public") for i in range(2)]
+                        params={"max_tokens": 1024, **rf}, template_version="t", sensitivity="public") for i in range(2)]
     tagged = [ModelRequest(messages=[{"role": "user", "content": f"Soru {i}: <adimlar> ... </adimlar> <cevap>"}],
-                           params={"max_tokens": 64}, template_version="t", sensitivity="public") for i in range(2)]
+                           params={"max_tokens": 1024}, template_version="t", sensitivity="public") for i in range(2)]
     gw = ModelGateway(settings(teacher_sim.base_url), tmp_path / "w.duckdb")
     first = ask_parsed(gw, ask, parse_cot, asset="a", partition="p", fallback_requests=tagged)
     assert [a.status for a in first] == ["ok", "ok"] and gw.capabilities == {"response_format": "ignored"}
@@ -329,19 +329,19 @@ def test_replica_pool_spreads_ejects_and_probes_back():
 
 
 def test_adaptive_window_keeps_every_row_where_a_fixed_window_loses_rows(tmp_path):
-    faults = FaultConfig(latency="fixed:0.1", max_concurrent=2)  # 20 req/s; 32 in flight wait 1.6 s
+    faults = FaultConfig(latency="fixed:0.1", max_concurrent=2)  # 20 req/s; 16 in flight wait 0.8 s
     with SimulatorServer(faults=faults) as sim:
-        fixed = ModelGateway(settings(sim.base_url, max_concurrency=32, timeout_s=0.8, max_retries=1,
+        fixed = ModelGateway(settings(sim.base_url, max_concurrency=16, timeout_s=0.6, max_retries=1,
                                       adaptive_concurrency=False), tmp_path / "f.duckdb")
         out = fixed.run([req(i) for i in range(40)], asset="a", partition=None)
         assert sum(r.status == "failed" for r in out) > 0
-        assert "no first byte within 0.8 s" in next(r.error for r in out if r.status == "failed")
+        assert "no first byte within 0.6 s" in next(r.error for r in out if r.status == "failed")
         sim.reset()
-        adaptive = ModelGateway(settings(sim.base_url, max_concurrency=32, timeout_s=0.8, max_retries=1),
+        adaptive = ModelGateway(settings(sim.base_url, max_concurrency=16, timeout_s=0.6, max_retries=1),
                                 tmp_path / "a.duckdb")
         out = adaptive.run([req(i) for i in range(100, 140)], asset="a", partition=None)
         assert all(r.ok for r in out)
-        assert adaptive.last_stats.window_final < 32
+        assert adaptive.last_stats.window_final < 16
 
 
 def test_rate_limited_server_gets_every_row_through_retry_after(tmp_path):
