@@ -67,6 +67,8 @@ def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
         run_ids.append(result.run_id)
         print(f"[{'ok' if result.success else 'FAILED'}] {domain} in {time.monotonic() - started:.0f} s: "
               f"run {result.run_id}", flush=True)
+        for line in _run_notes(result):
+            print(f"    {line}")
         if not result.success:
             failed.append(domain)
     if unpartitioned:
@@ -101,6 +103,23 @@ def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
         return 1
     print(f"built {len(chosen)} domain(s) into {paths.warehouse}")
     return 0
+
+
+def _run_notes(result) -> list[str]:
+    """Why a run failed (each failed step's message) and the warnings its assets left in their metadata."""
+    notes = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            message = (error.message if error is not None else "").strip().splitlines()
+            notes.append(f"failed: {event.step_key}: {message[0] if message else 'no message'}")
+        elif event.is_step_materialization:
+            materialization = event.step_materialization_data.materialization
+            for key in ("model_call_warning",):
+                value = materialization.metadata.get(key)
+                if value is not None:
+                    notes.append(f"warning: {materialization.asset_key.to_user_string()}: {getattr(value, 'value', value)}")
+    return notes
 
 
 def _quiet_warnings() -> None:

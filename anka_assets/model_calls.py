@@ -50,6 +50,16 @@ class Answer(Generic[T]):
             return self.result.status
         return "ok" if self.parsed is not None else "parse_error"
 
+    @property
+    def attempts(self) -> int:
+        """HTTP requests this answer cost in this run: retries and re-asks included, 0 when all cached."""
+        return sum(h.attempts for h in self.history)
+
+    @property
+    def error(self) -> str | None:
+        """The error of the last attempt: the failed call's, else the last answer's parse error."""
+        return self.result.error if self.result.status != "ok" else self.parse_error
+
 
 def _parse(result: ModelResult, parse: Callable[[str], T]) -> tuple[T | None, str | None]:
     if not result.ok:
@@ -64,6 +74,12 @@ def _parse(result: ModelResult, parse: Callable[[str], T]) -> tuple[T | None, st
     return parsed, None
 
 
+#: A re-ask samples at least this hot, so a deterministic server (temperature 0) does not repeat itself.
+REPAIR_TEMPERATURE_FLOOR = 0.3
+#: After finish_reason=length a re-ask doubles max_tokens, up to this.
+MAX_TOKENS_CAP = 8192
+
+
 def ask_parsed(
     gateway: ModelGateway,
     requests: Sequence[ModelRequest],
@@ -73,38 +89,152 @@ def ask_parsed(
     partition: str | None,
     run_id: str | None = None,
     max_repairs: int = 1,
+    fallback_requests: Sequence[ModelRequest] | None = None,
+    max_tokens_cap: int = MAX_TOKENS_CAP,
 ) -> list[Answer[T]]:
     """Send requests through the gateway, parse each answer, and re-ask malformed ones.
 
-    A re-ask is a distinct request (`repair_attempt` and a shifted `seed` param), so it has its own
-    cache entry: a crash between attempts never pays twice, and a re-run replays the same history.
+    A re-ask changes the request (see :func:`repair_request`), so it is never byte-identical and has its
+    own cache entry: a crash between attempts never pays twice, and a re-run replays the same history.
+    ``fallback_requests`` (same order) ask for the same thing without ``response_format`` (tagged
+    sections): when the answers show that the server ignores ``response_format``, the re-asks, and every
+    later call through this gateway, use them; the gateway says so once (log and ``capabilities``).
     """
-    results = gateway.run(requests, asset=asset, partition=partition, run_id=run_id)
+    if fallback_requests is not None and len(fallback_requests) != len(requests):
+        raise ValueError("fallback_requests must match requests one to one")
+    use_fallback = fallback_requests is not None and gateway.capabilities.get("response_format") == "ignored"
+    first = list(fallback_requests) if use_fallback else list(requests)
+    results = gateway.run(first, asset=asset, partition=partition, run_id=run_id)
     answers: list[Answer[T]] = []
     for result in results:
         parsed, error = _parse(result, parse)
         answers.append(Answer(result, parsed, error, 0, (result,)))
+    if fallback_requests is not None and not use_fallback and ignores_response_format(first, results):
+        gateway.note_capability(
+            "response_format", "ignored",
+            "the server ignores response_format (answers asked for as JSON came back as plain text); "
+            "re-asking with tagged sections, and asking that way from now on",
+        )
+        use_fallback = True
+    sent = first
 
     for attempt in range(1, max_repairs + 1):
         redo = [i for i, a in enumerate(answers) if a.status == "parse_error"]
         if not redo:
             break
-        retry_requests = [_repair_request(requests[i], attempt) for i in redo]
+        retry_requests = [
+            repair_request(
+                fallback_requests[i] if use_fallback and fallback_requests is not None else requests[i],
+                attempt, previous=sent[i], finish_reason=answers[i].result.finish_reason, max_tokens_cap=max_tokens_cap,
+            )
+            for i in redo
+        ]
+        sent = list(sent)
+        for i, request in zip(redo, retry_requests):
+            sent[i] = request
         retried = gateway.run(retry_requests, asset=asset, partition=partition, run_id=run_id)
         for i, result in zip(redo, retried):
             previous = answers[i]
-            if result.ok:
-                parsed, error = _parse(result, parse)
-                answers[i] = Answer(result, parsed, error, attempt, previous.history + (result,))
-            else:  # the re-ask itself failed: keep the parse error of the last real answer
-                answers[i] = replace(previous, repairs=attempt, history=previous.history + (result,))
+            parsed, error = _parse(result, parse)
+            # The row keeps its LAST attempt: a failed re-ask makes it a failed row with that call's error.
+            answers[i] = Answer(result, parsed, error if result.ok else previous.parse_error, attempt,
+                                previous.history + (result,))
     return answers
 
 
-def _repair_request(request: ModelRequest, attempt: int) -> ModelRequest:
+def _looks_structured(text: str) -> bool:
+    head = text.lstrip()[:16]
+    return head.startswith(("{", "[", "```")) or head.lower().startswith("json")
+
+
+def ignores_response_format(requests: Sequence[ModelRequest], results: Sequence[ModelResult]) -> bool:
+    """True when most answers to requests that set ``response_format`` are not JSON at all. Pure."""
+    asked = [r.text or "" for q, r in zip(requests, results) if "response_format" in q.params and r.ok and r.text]
+    if not asked:
+        return False
+    plain = sum(not _looks_structured(t) for t in asked)
+    return plain * 2 > len(asked)
+
+
+def repair_request(
+    request: ModelRequest,
+    attempt: int,
+    *,
+    previous: ModelRequest | None = None,
+    finish_reason: str | None = None,
+    max_tokens_cap: int = MAX_TOKENS_CAP,
+) -> ModelRequest:
+    """The re-ask number ``attempt`` of ``request``. Pure.
+
+    Always a different request: a shifted sampling ``seed``, a temperature of at least
+    :data:`REPAIR_TEMPERATURE_FLOOR` (a deterministic server would otherwise repeat itself), and after
+    ``finish_reason=length`` twice the ``max_tokens`` of the ``previous`` attempt, up to ``max_tokens_cap``.
+    """
     params = dict(request.params)
     params["seed"] = int(params.get("seed", 0)) + 1000 * attempt
+    params["temperature"] = max(float(params.get("temperature", 0.0) or 0.0), REPAIR_TEMPERATURE_FLOOR)
+    last = (previous or request).params.get("max_tokens", request.params.get("max_tokens"))
+    if last is not None:
+        grown = int(last) * 2 if finish_reason == "length" else int(last)
+        params["max_tokens"] = max(int(request.params.get("max_tokens", last)), min(max_tokens_cap, grown))
     return replace(request, params=params, repair_attempt=attempt)
+
+
+@dataclass(frozen=True)
+class CallHealth:
+    """How the model calls of one domain went, and whether that fails the run."""
+
+    domain: str
+    asked: int  #: rows that needed a model (not blocked by KVKK)
+    failed: int  #: rows whose last call failed
+    first_error: str | None
+    threshold: float
+
+    @property
+    def share(self) -> float:
+        return self.failed / self.asked if self.asked else 0.0
+
+    @property
+    def fails_run(self) -> bool:
+        """More than ``threshold`` of the calls failed, or every one of them did."""
+        return self.failed > 0 and (self.share > self.threshold or self.failed == self.asked)
+
+    def describe(self) -> str:
+        return (f"{self.domain}: {self.failed} of {self.asked} model calls failed ({self.share:.0%}); "
+                f"first error: {self.first_error}")
+
+
+def call_health(domain: str, answers: Sequence[Answer[Any]], threshold: float) -> CallHealth:
+    asked = [a for a in answers if a.status != "blocked_kvkk"]
+    failed = [a for a in asked if a.status == "failed"]
+    return CallHealth(domain, len(asked), len(failed), failed[0].error if failed else None, threshold)
+
+
+def health_verdict(asset: str, healths: Sequence[CallHealth], log: Any = None) -> tuple[dict[str, Any], Exception | None]:
+    """(metadata, Failure to raise after the output is stored, or None). Below the threshold a warning.
+
+    Raise the Failure only after yielding the Output: the rows a run has are kept (and show in the
+    warehouse), and the run is still marked failed, naming the domain and the reason.
+    """
+    from dagster import Failure
+
+    bad = [h for h in healths if h.fails_run]
+    warn = [h for h in healths if h.failed and not h.fails_run]
+    meta: dict[str, Any] = {}
+    if warn:
+        text = "; ".join(h.describe() for h in warn)
+        meta["model_call_warning"] = text
+        if log is not None:
+            log.warning(f"{asset}: some model calls failed (below the threshold, the run goes on): {text}")
+    if not bad:
+        return meta, None
+    text = "; ".join(h.describe() for h in bad)
+    meta["model_call_failure"] = text
+    threshold = bad[0].threshold
+    return meta, Failure(
+        description=f"{asset}: too many failed model calls (more than {threshold:.0%} or all of them) in {text}",
+        metadata={"domains": ", ".join(h.domain for h in bad), "failed_calls": sum(h.failed for h in bad)},
+    )
 
 
 def call_metrics(results: Sequence[ModelResult], prefix: str = "") -> dict[str, Any]:

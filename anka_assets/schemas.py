@@ -68,6 +68,7 @@ class RawCotSchema(CotRowSchema):
     cost: float = pa.Field(ge=0)
     cached: bool
     repairs: int = pa.Field(ge=0)
+    attempts: int = pa.Field(ge=0)
     status: str = pa.Field(isin=list(RAW_COT_STATUSES))
     error: str = pa.Field(nullable=True)
     request_key: str

@@ -199,9 +199,21 @@ class FaultConfig:
     rate_truncated: float = 0.0
     rate_pii_echo: float = 0.0
     seed: int = 0
+    #: serve at most this many requests at a time and queue the rest, as ``transformers serve``,
+    #: llama.cpp or a saturated vLLM do (0 = no limit); a client that gives up does not free its place
+    max_concurrent: int = 0
+    #: answer 429 (with Retry-After) to requests above this many per second (0 = no limit)
+    rate_limit: float = 0.0
+    #: ignore ``response_format`` silently, as ``transformers serve`` does
+    ignore_response_format: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "latency", Latency.parse(self.latency))  # type: ignore[arg-type]
+        if int(self.max_concurrent) < 0 or float(self.rate_limit) < 0:
+            raise ValueError("max_concurrent and rate_limit must not be negative")
+        object.__setattr__(self, "max_concurrent", int(self.max_concurrent))
+        object.__setattr__(self, "rate_limit", float(self.rate_limit))
+        object.__setattr__(self, "ignore_response_format", bool(self.ignore_response_format))
         total = 0.0
         for name in _RATE_FIELDS:
             value = float(getattr(self, name))
@@ -896,6 +908,9 @@ def _inject_first_string(data: Any, sentence: str) -> bool:
     return False
 
 
+_NO_JSON_COT = "_anka_sim_ignored_response_format"
+
+
 def _draft(body: dict[str, Any], rng: random.Random) -> _Draft:
     messages = body.get("messages") or []
     rtype, name, schema = _response_schema(body.get("response_format"))
@@ -918,6 +933,10 @@ def _draft(body: dict[str, Any], rng: random.Random) -> _Draft:
         return _Draft("json", _judge(prompt_text, rng))
     if "<adimlar>" in low:
         return _Draft("tagged", _cot(question, rng))
+    if body.get(_NO_JSON_COT) and "adimlar" in low and not judge_like:
+        # A server that ignored response_format, and a small model that does not manage the JSON the
+        # prompt asks for without it: prose (as transformers serve with a small model answered).
+        return _Draft("text", _topic(question).fill(rng.choice(_PLAIN), rng) + " " + SIMULATOR_MARKER)
     if judge_like:
         return _Draft("json", _judge(prompt_text, rng))
     if mentions_json and "gorevler" in low:
@@ -1024,6 +1043,35 @@ class SimulatorState:
         self._received: list[Any] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cancel: asyncio.Event | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._slots_k = 0
+        self._tokens = 0.0
+        self._tokens_at = 0.0
+
+    def slots(self) -> asyncio.Semaphore | None:
+        """The semaphore of ``max_concurrent`` (event loop side); None when unlimited."""
+        k = self._faults.max_concurrent
+        if k <= 0:
+            return None
+        if self._slots is None or self._slots_k != k:
+            self._slots, self._slots_k = asyncio.Semaphore(k), k
+        return self._slots
+
+    def take_token(self) -> float:
+        """Rate limit (token bucket, one second of burst): 0.0 if admitted, else seconds until a token."""
+        rate = self._faults.rate_limit
+        if rate <= 0:
+            return 0.0
+        with self._lock:
+            now = time.monotonic()
+            if self._tokens_at == 0.0:
+                self._tokens, self._tokens_at = max(1.0, rate), now
+            self._tokens = min(max(1.0, rate), self._tokens + (now - self._tokens_at) * rate)
+            self._tokens_at = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return 0.0
+            return (1.0 - self._tokens) / rate
 
     @staticmethod
     def _empty_stats() -> dict[str, int]:
@@ -1046,6 +1094,7 @@ class SimulatorState:
             self._stats = self._empty_stats()
             self._received = []
             self._rng = random.Random(self._faults.seed)
+            self._tokens_at = 0.0
 
     def stats(self) -> dict[str, int]:
         with self._lock:
@@ -1088,6 +1137,12 @@ class SimulatorState:
     def count(self, outcome: str) -> None:
         with self._lock:
             self._stats[outcome] += 1
+
+    def record_limited(self, body: Any) -> None:
+        with self._lock:
+            self._stats["total"] += 1
+            self._stats["429"] += 1
+            self._received.append(body)
 
     def record_refused(self, body: Any) -> None:
         with self._lock:
@@ -1133,7 +1188,8 @@ def create_app(state: SimulatorState) -> Starlette:
 
     async def list_models(_request: Request) -> JSONResponse:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "anka-simulator"} for m in state.models()]
-        return JSONResponse({"object": "list", "data": data})
+        # The simulator answers for any model name: say so, so a client's probe does not reject it.
+        return JSONResponse({"object": "list", "data": data, "accepts_any_model": True})
 
     async def chat_completions(request: Request) -> JSONResponse:
         raw = await request.body()
@@ -1153,10 +1209,31 @@ def create_app(state: SimulatorState) -> Starlette:
                 "invalid_request_error",
                 "stream_unsupported",
             )
+        wait = state.take_token()
+        if wait > 0:
+            state.record_limited(body)
+            return _error(
+                429,
+                f"Rate limit of {state.faults.rate_limit:g} requests per second reached (simulated by ANKA "
+                f"simulator). Please retry after {wait:.3f} seconds.",
+                "rate_limit_error",
+                "rate_limit_exceeded",
+                headers={"Retry-After": str(max(1, math.ceil(wait))), "retry-after-ms": str(math.ceil(wait * 1000)),
+                         "x-anka-sim-outcome": "429"},
+            )
         latency, outcome = state.record(body)
         faults = state.faults
         state.count(outcome)
-        if not await state.sleep(latency):
+        if faults.ignore_response_format:
+            body = {k: v for k, v in body.items() if k != "response_format"}
+            body[_NO_JSON_COT] = True
+        slots = state.slots()
+        if slots is None:
+            slept = await state.sleep(latency)
+        else:
+            async with slots:  # queued here, like a server that serves k requests at a time
+                slept = await state.sleep(latency)
+        if not slept:
             return _error(503, "Simulator is shutting down.", "server_error", "shutting_down")
         if outcome == "429":
             ra = _format_seconds(faults.retry_after)
@@ -1415,6 +1492,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate-truncated", type=float, default=0.0)
     parser.add_argument("--rate-pii-echo", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault RNG")
+    parser.add_argument("--max-concurrent", type=int, default=0,
+                        help="serve at most K requests at a time, queue the rest (0 = no limit)")
+    parser.add_argument("--rate-limit", type=float, default=0.0,
+                        help="answer 429 with Retry-After above R requests per second (0 = no limit)")
+    parser.add_argument("--ignore-response-format", action="store_true",
+                        help="ignore response_format silently (as transformers serve does)")
     parser.add_argument(
         "--model", action="append", default=None, help="model id listed by /v1/models (repeatable)"
     )
@@ -1437,6 +1520,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate_truncated=args.rate_truncated,
             rate_pii_echo=args.rate_pii_echo,
             seed=args.seed,
+            max_concurrent=args.max_concurrent,
+            rate_limit=args.rate_limit,
+            ignore_response_format=args.ignore_response_format,
         )
     except ValueError as exc:
         print(f"anka-simulator: {exc}", file=sys.stderr)

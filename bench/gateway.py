@@ -13,7 +13,18 @@ use_cache=False, caches in a temp folder), and through plain asyncio + httpx as 
 Case 2: a fixed 200 ms latency; prints what the gateway costs per request beyond that latency (wall per
 request slot and CPU per request).
 
-Prints figures only; asserts nothing.
+Case 3 (queue): a server that serves at most K=4 requests at a time and queues the rest (as `transformers
+serve`, llama.cpp or a saturated vLLM do), fixed service time 0.25 s: capacity K / 0.25 = 16 req/s. The
+gateway at max concurrency 64 with adaptive concurrency (AIMD) vs. a fixed window of 64; timeout 2.5 s,
+3 retries. Printed: throughput / capacity and failed rows of each.
+
+Case 4 (rate limit): a server that answers 429 with Retry-After above R=20 requests per second (latency
+0.2 s). Printed: throughput / R and failed rows.
+
+Case 5 (replicas): one replica serving 2 at a time (0.25 s each, 8 req/s) vs. four behind one comma separated base URL; printed: the ratio
+of their throughputs.
+
+Prints figures only; asserts nothing. `--only queue,ratelimit,replicas` runs a subset.
 """
 
 from __future__ import annotations
@@ -46,9 +57,9 @@ def prompt(i: int) -> str:
 
 
 class Simulator:
-    def __init__(self, latency: str) -> None:
+    def __init__(self, latency: str, *extra: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "anka_assets.simulator", "--port", "0", "--latency", latency],
+            [sys.executable, "-m", "anka_assets.simulator", "--port", "0", "--latency", latency, *extra],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
         )
         self.base_url = ""
@@ -85,13 +96,13 @@ class Simulator:
 # -- the three clients ---------------------------------------------------------------------------------
 
 
-def run_gateway(base_url: str, n: int, c: int, tmp: Path, tag: str) -> tuple[float, float, int]:
+def run_gateway(base_url: str, n: int, c: int, tmp: Path, tag: str, **settings_kw) -> tuple[float, float, int]:
     """(wall s, CPU s of this process, ok count) for one cold-cache gateway run."""
     from anka_assets.gateway import EndpointSettings, ModelGateway, ModelRequest
 
     settings = EndpointSettings(
         role="teacher", backend="openai", model="anka-sim-teacher", base_url=base_url, locality="local",
-        max_concurrency=c, timeout_s=60,
+        max_concurrency=c, **{"timeout_s": 60, **settings_kw},
     )
     requests = [
         ModelRequest(messages=[{"role": "user", "content": prompt(i)}], params=PARAMS, template_version="bench-v1",
@@ -169,6 +180,10 @@ def distilabel_child(base_url: str, n: int, c: int, tmp: Path) -> None:
     print(json.dumps({"wall": wall, "ok": ok}), flush=True)
 
 
+class _Skip(Exception):
+    pass
+
+
 # -- main ----------------------------------------------------------------------------------------------
 
 
@@ -181,8 +196,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight (default 64)")
     parser.add_argument("--quick", action="store_true", help="N=256, C=32")
     parser.add_argument("--skip-pipeline", action="store_true", help="do not run the distilabel Pipeline")
+    parser.add_argument("--only", default="uniform,overhead,queue,ratelimit,replicas",
+                        help="comma separated cases to run (default: all)")
     args = parser.parse_args()
     n, c = (256, 32) if args.quick else (args.n, args.concurrency)
+    only = set(args.only.split(","))
     import logging
 
     logging.basicConfig(level=logging.WARNING)
@@ -193,12 +211,83 @@ def main() -> None:
         tmp = Path(tmpdir)
         print(f"# ANKA model gateway benchmark: N={n} requests, concurrency C={c}, {os.cpu_count()} CPUs")
 
+        if only - {"uniform", "overhead"}:  # imports and first DuckDB/HTTP use, not timed below
+            warm = Simulator("none")
+            try:
+                run_gateway(warm.base_url, 8, 8, tmp, "warmup0")
+            finally:
+                warm.close()
+        if "uniform" in only or "overhead" in only:
+            case_uniform_and_overhead(args, n, c, tmp, only)
+        if "queue" in only:
+            case_queue(args.quick, tmp)
+        if "ratelimit" in only:
+            case_rate_limit(args.quick, tmp)
+        if "replicas" in only:
+            case_replicas(args.quick, tmp)
+
+
+def case_queue(quick: bool, tmp: Path) -> None:
+    k, service, n = 4, 0.25, (160 if quick else 480)
+    capacity = k / service
+    sim = Simulator(f"fixed:{service}", "--max-concurrent", str(k))
+    try:
+        print(f"\n## case 3: server serves at most {k} at a time (queues the rest), {service} s each; "
+              f"capacity {capacity:g} req/s; N={n}, max concurrency 64, timeout 2.5 s, 3 retries")
+        kw = dict(timeout_s=2.5, max_retries=3)
+        for adaptive in (True, False):
+            sim.reset()
+            wall, _, ok = run_gateway(sim.base_url, n, 64, tmp, f"queue-{adaptive}", adaptive_concurrency=adaptive, **kw)
+            label = "adaptive (AIMD)" if adaptive else "fixed 64      "
+            print(f"{label}: {wall:7.2f} s  {ok / wall:6.2f} ok req/s  {ok / wall / capacity:5.3f} of capacity  "
+                  f"failed rows {n - ok}/{n}, server saw {sim.stats()['total']}")
+    finally:
+        sim.close()
+
+
+def case_rate_limit(quick: bool, tmp: Path) -> None:
+    r, n = 20.0, (200 if quick else 600)
+    sim = Simulator("fixed:0.2", "--rate-limit", str(r))
+    try:
+        print(f"\n## case 4: server answers 429 + Retry-After above {r:g} req/s, latency 0.2 s; N={n}, max concurrency 64")
+        time.sleep(1.1)  # a full bucket
+        sim.reset()
+        wall, _, ok = run_gateway(sim.base_url, n, 64, tmp, "ratelimit")
+        stats = sim.stats()
+        print(f"adaptive (AIMD): {wall:7.2f} s  {ok / wall:6.2f} ok req/s  {ok / wall / r:5.3f} of r  "
+              f"failed rows {n - ok}/{n}, 429 answers {stats['429']}")
+    finally:
+        sim.close()
+
+
+def case_replicas(quick: bool, tmp: Path) -> None:
+    k, service, n = 2, 0.25, (320 if quick else 960)  # 8 req/s each: the client process is not the bottleneck
+    sims = [Simulator(f"fixed:{service}", "--max-concurrent", str(k)) for _ in range(4)]
+    try:
+        print(f"\n## case 5: replicas serving {k} at a time, {service} s each ({k / service:g} req/s each); N={n}")
+        wall1, _, ok1 = run_gateway(sims[0].base_url, n // 4, 64, tmp, "replica-1")
+        thr1 = ok1 / wall1
+        print(f"one replica    : {wall1:7.2f} s for {n // 4}  {thr1:6.2f} ok req/s  (failed {n // 4 - ok1})")
+        wall4, _, ok4 = run_gateway(",".join(s.base_url for s in sims), n, 64, tmp, "replica-4")
+        thr4 = ok4 / wall4
+        print(f"four replicas  : {wall4:7.2f} s for {n}  {thr4:6.2f} ok req/s  (failed {n - ok4}); "
+              f"served {[s.stats()['ok'] for s in sims]}")
+        print(f"four / one replica throughput: {thr4 / thr1:.2f}x")
+    finally:
+        for s in sims:
+            s.close()
+
+
+def case_uniform_and_overhead(args, n: int, c: int, tmp: Path, only: set[str]) -> None:
+    if True:
         # Case 1 -----------------------------------------------------------------------------------
         low, high = 0.5, 3.5
         mean = (low + high) / 2
         ideal = c / mean
         sim = Simulator(f"uniform:{low},{high}")
         try:
+            if "uniform" not in only:
+                raise _Skip
             print(f"\n## case 1: latency uniform [{low}, {high}] s (mean {mean:g} s); ideal = C / mean = {ideal:.2f} req/s")
             t0 = time.perf_counter()
             import distilabel.models.llms  # noqa: F401 - one-time import (~1 s), not per run
@@ -222,8 +311,12 @@ def main() -> None:
                 print(f"distilabel     : {d_wall:7.2f} s  {d_thr:6.2f} req/s  {d_thr / ideal:5.3f} of ideal  "
                       f"(ok {d_ok}/{n}, server saw {sim.stats()['total']})")
                 print(f"gateway / distilabel Pipeline throughput: {gw_thr / d_thr:.2f}x")
+        except _Skip:
+            pass
         finally:
             sim.close()
+        if "overhead" not in only:
+            return
 
         # Case 2 -----------------------------------------------------------------------------------
         fixed = 0.2

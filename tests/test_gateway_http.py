@@ -17,6 +17,8 @@ import dagster as dg
 import duckdb
 import pytest
 
+from anka_assets.gateway.types import ProbeFailed
+
 from anka_assets.gateway import EndpointSettings, ModelEndpoint, ModelGateway, ModelRequest, ModelResult
 from anka_assets.simulator import FaultConfig, SimulatorServer
 from anka_assets.text.pii import find_pii
@@ -138,7 +140,8 @@ def test_persistent_500_is_a_failed_row_with_attempt_count(clean_sim, tmp_path):
     gw = ModelGateway(settings_for(clean_sim, max_retries=2), db)
     out = gw.run([req(i) for i in range(3)], asset="a", partition="p")
     assert all(r.status == "failed" and r.attempts == 3 and r.text is None for r in out)
-    assert out[0].error.startswith("HTTP 500 after 3 attempts: ")
+    assert out[0].error.startswith(f"HTTP 500 from {clean_sim.base_url}/chat/completions after 3 attempts: ")
+    assert "The server had an error" in out[0].error  # the server's own message
     assert clean_sim.stats()["total"] == 9
     assert gw.last_stats.failed == 3 and gw.last_stats.retries == 6
     with duckdb.connect(str(db), read_only=True) as con:
@@ -149,20 +152,22 @@ def test_persistent_500_is_a_failed_row_with_attempt_count(clean_sim, tmp_path):
 
 
 def test_429_retry_after_is_honoured_and_hangs_time_out(clean_sim, tmp_path):
-    clean_sim.set_faults(FaultConfig(rate_429=1.0, retry_after=0.4))
+    clean_sim.set_faults(FaultConfig(rate_429=1.0, retry_after=0.1))
     clean_sim.reset()
     gw = ModelGateway(settings_for(clean_sim, max_retries=2, backoff_base_s=0.01), tmp_path / "w.duckdb")
     t = time.perf_counter()
     out = gw.run([req(1)], asset="a", partition=None)
-    assert time.perf_counter() - t >= 0.8  # two waits of >= 0.4 s
-    assert out[0].status == "failed" and out[0].error.startswith("HTTP 429 after 3 attempts")
+    assert time.perf_counter() - t >= 1.1  # eleven waits of >= 0.1 s
+    # A 429 with Retry-After is rate limiting, not failure: four times the retry budget (3 attempts -> 12).
+    assert out[0].status == "failed" and out[0].error.startswith(
+        f"HTTP 429 from {clean_sim.base_url}/chat/completions after 12 attempts: Rate limit")
 
     clean_sim.set_faults(FaultConfig(rate_hang=1.0, hang_seconds=5))
     gw2 = ModelGateway(settings_for(clean_sim, max_retries=1, timeout_s=0.4), tmp_path / "w.duckdb")
     t = time.perf_counter()
     out = gw2.run([req(3)], asset="a", partition=None)
     assert time.perf_counter() - t < 3
-    assert out[0].status == "failed" and out[0].error.startswith("timeout after 2 attempts")
+    assert out[0].status == "failed" and out[0].error.startswith(f"timeout from {clean_sim.base_url}/chat/completions after 2 attempts: no first byte within 0.4 s")
 
 
 # -- KVKK -----------------------------------------------------------------------------------------------
@@ -307,15 +312,18 @@ def test_api_key_appears_nowhere(monkeypatch, tmp_path, caplog):
         out = gw.run([req(1, text=f"Başvuran {TCKN}"), req(2)], asset="raw_cot", partition="tarih")
         assert any(SECRET in s for s in _EchoKey401.seen)  # the key was really sent, and echoed back
         assert all(r.status == "failed" and r.attempts == 1 for r in out)  # 401 is not retried
-        assert out[0].error.startswith("HTTP 401 after 1 attempt: ") and "***" in out[0].error
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1/chat/completions"
+        assert out[0].error.startswith(f"HTTP 401 from {url} after 1 attempt: Incorrect API key") and "***" in out[0].error
         assert TCKN not in out[0].error and "[TCKN]" in out[0].error  # personal data echoed back is redacted
 
         # A refused connection (nothing listens on the port).
         monkeypatch.setenv("ANKA_TEACHER_BASE_URL", f"http://127.0.0.1:{_free_port()}/v1")
         monkeypatch.setenv("ANKA_TEACHER_MAX_RETRIES", "1")
         quick = dataclasses.replace(EndpointSettings.from_env("teacher"), backoff_base_s=0.01)
-        refused = ModelGateway(quick, db).run([req(3)], asset="raw_cot", partition="tarih")
-        assert refused[0].status == "failed" and refused[0].error.startswith("connection error after 2 attempts")
+        # The start-of-run probe turns it into one clear line before any call.
+        with pytest.raises(ProbeFailed, match=r"teacher endpoint http://127.0.0.1:\d+/v1 cannot be reached .*ANKA_TEACHER_BASE_URL"):
+            ModelGateway(quick, db).run([req(3)], asset="raw_cot", partition="tarih")
+        refused = []
     finally:
         server.shutdown()
         server.server_close()

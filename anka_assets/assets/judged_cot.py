@@ -29,7 +29,16 @@ from pydantic import Field
 from anka_assets.assets import domain_table
 from anka_assets.gateway import ModelEndpoint, ModelRequest
 from anka_assets.metadata import md_preview, md_table
-from anka_assets.model_calls import Answer, all_results, ask_parsed, call_metrics, domain_label, status_metadata
+from anka_assets.model_calls import (
+    Answer,
+    all_results,
+    ask_parsed,
+    call_health,
+    call_metrics,
+    domain_label,
+    health_verdict,
+    status_metadata,
+)
 from anka_assets.parsing import JUDGE_RESPONSE_FORMAT, JudgeVerdict, parse_judge
 from anka_assets.prompts import PromptTemplate, load_prompt
 from anka_assets.resources import RefineryPaths
@@ -63,6 +72,11 @@ class JudgeConfig(Config):
     temperature: float = Field(default=0.0, description="Judge sampling temperature.")
     max_tokens: int = Field(default=512, description="Completion token limit per verdict.")
     max_repairs: int = Field(default=2, description="Re-asks after a malformed verdict before it is a judge_error.")
+    max_failed_share: float = Field(
+        default=0.5,
+        description="Fail the run (after writing its rows) when more than this share of a domain's judge calls "
+        "failed, or all of them did; below it the run succeeds with a warning.",
+    )
 
 
 
@@ -142,6 +156,13 @@ def judge_requests(ok_rows: pl.DataFrame, template: PromptTemplate, cfg: JudgeCo
     ]
 
 
+def without_response_format(requests: Sequence[ModelRequest]) -> list[ModelRequest]:
+    """The same verdicts asked for in the prompt only, for servers that ignore ``response_format``."""
+    from dataclasses import replace
+
+    return [replace(r, params={k: v for k, v in r.params.items() if k != "response_format"}) for r in requests]
+
+
 def judge_fields(answer: Answer[JudgeVerdict] | None) -> dict[str, Any]:
     if answer is None:
         return {"judge_model": None, "judge_status": "skipped", "judge_error": None, "dogruluk": None,
@@ -152,7 +173,7 @@ def judge_fields(answer: Answer[JudgeVerdict] | None) -> dict[str, Any]:
     made = [h for h in answer.history if not h.cached]
     return {
         "judge_model": r.model, "judge_status": status,
-        "judge_error": r.error if r.status != "ok" else answer.parse_error,
+        "judge_error": answer.error,
         "dogruluk": v.dogruluk if v else None, "kulturel_uygunluk": v.kulturel_uygunluk if v else None,
         "halusinasyon": v.halusinasyon if v else None, "halusinasyon_iddiasi": v.halusinasyon_iddiasi if v else None,
         "gerekce": v.gerekce if v else None, "judge_cached": all(h.cached for h in answer.history),
@@ -210,21 +231,27 @@ def build_judged_cot(partitions_def: PartitionsDefinition):
                    judge: ModelEndpoint, raw_cot: pl.DataFrame):
         template = load_prompt("judge")
         gateway = judge.open_gateway(paths.warehouse, log=context.log)
-        frames, results, unmatched = [], [], {}
+        frames, results, unmatched, healths = [], [], {}, []
         for domain in context.partition_keys:
             raw = raw_cot.filter(pl.col("domain") == domain)
             experts = load_reviews(Path(paths.reviews_dir) / f"{domain}.csv")
             unmatched[domain] = sorted(set(experts) - set(raw["row_id"].to_list()))
             ok_rows = raw.filter(pl.col("status") == "ok")
-            answers = ask_parsed(gateway, judge_requests(ok_rows, template, config), parse_judge, asset="judged_cot",
-                                 partition=domain, run_id=context.run_id, max_repairs=config.max_repairs)
+            requests = judge_requests(ok_rows, template, config)
+            answers = ask_parsed(gateway, requests, parse_judge, asset="judged_cot", partition=domain,
+                                 run_id=context.run_id, max_repairs=config.max_repairs,
+                                 fallback_requests=without_response_format(requests))
             results += all_results(answers)
+            healths.append(call_health(domain, answers, config.max_failed_share))
             frames.append(judged_rows(raw, dict(zip(ok_rows["row_id"].to_list(), answers)), experts, config,
                                       template.version))
         df = pl.concat(frames) if frames else pl.DataFrame(schema=JUDGED_COT_DTYPES)
         pass_rate = float(df["passed"].mean()) if len(df) else 0.0
         reasons = Counter(reason for rs in df["reject_reasons"].to_list() for reason in rs)
+        health_meta, failure = health_verdict("judged_cot", healths, context.log)
         yield Output(df, metadata={
+            **health_meta,
+            "judge_capabilities": MetadataValue.json(dict(gateway.capabilities)),
             "dagster/row_count": len(df),
             "passed": int(df["passed"].sum()),
             "pass_rate": MetadataValue.float(round(pass_rate, 4)),
@@ -247,5 +274,7 @@ def build_judged_cot(partitions_def: PartitionsDefinition):
             check_name="pass_rate", passed=pass_rate >= config.pass_rate_floor, severity=AssetCheckSeverity.WARN,
             metadata={"pass_rate": pass_rate, "floor": config.pass_rate_floor},
         )
+        if failure is not None:
+            raise failure  # after the rows are stored: they stay, and the run is failed
 
     return judged_cot

@@ -25,7 +25,16 @@ from anka_assets.fallback import TeacherFallback
 from anka_assets.gateway import ModelEndpoint, ModelGateway, ModelRequest
 from anka_assets.gateway.endpoint import EndpointSettings
 from anka_assets.metadata import md_preview
-from anka_assets.model_calls import Answer, all_results, ask_parsed, call_metrics, domain_label, status_metadata
+from anka_assets.model_calls import (
+    Answer,
+    all_results,
+    ask_parsed,
+    call_health,
+    call_metrics,
+    domain_label,
+    health_verdict,
+    status_metadata,
+)
 from anka_assets.parsing import COT_RESPONSE_FORMAT, ParsedCot, parse_cot
 from anka_assets.prompts import PromptTemplate, load_prompt
 from anka_assets.resources import RefineryPaths
@@ -43,6 +52,11 @@ class RawCotConfig(Config):
         "for servers without structured output.",
     )
     max_repairs: int = Field(default=1, description="Re-asks after a malformed answer before it is a parse_error.")
+    max_failed_share: float = Field(
+        default=0.5,
+        description="Fail the run (after writing its rows) when more than this share of a domain's model calls "
+        "failed, or all of them did; below it the run succeeds with a warning.",
+    )
 
 
 def row_id(seed_id: str, sample_index: int) -> str:
@@ -73,11 +87,14 @@ def ask_with_fallback(
 ) -> tuple[list[Answer[ParsedCot]], list[EndpointSettings]]:
     """Ask the teacher; the requests it refused under KVKK go to the local fallback (if any) in the same
     run. Returns the answers and, for each, the settings of the endpoint that handled it last."""
-    answers = ask_parsed(gateway, requests, parse_cot, **kwargs)
+    tagged = kwargs.pop("fallback_requests", None)  # the same requests without response_format
+    answers = ask_parsed(gateway, requests, parse_cot, fallback_requests=tagged, **kwargs)
     handled_by = [gateway.settings] * len(answers)
     redo = [i for i, a in enumerate(answers) if a.status == "blocked_kvkk"]
     if fallback is not None and redo:
-        for i, answer in zip(redo, ask_parsed(fallback, [requests[i] for i in redo], parse_cot, **kwargs)):
+        redo_tagged = [tagged[i] for i in redo] if tagged is not None else None
+        for i, answer in zip(redo, ask_parsed(fallback, [requests[i] for i in redo], parse_cot,
+                                              fallback_requests=redo_tagged, **kwargs)):
             answers[i] = answer
             handled_by[i] = fallback.settings
     return answers, handled_by
@@ -99,7 +116,6 @@ def cot_rows(
             a = next(answer_iter)
             handler = next(handled_iter) if handled_iter is not None else None
             r, parsed = a.result, a.parsed
-            error = r.error if r.status != "ok" else a.parse_error
             rows.append({
                 "row_id": row_id(task["seed_id"], sample), "seed_id": task["seed_id"], "domain": task["domain"],
                 "sample_index": sample, "instruction": task["instruction"], "sensitivity": task["sensitivity"],
@@ -110,8 +126,8 @@ def cot_rows(
                 "prompt_tokens": sum(h.prompt_tokens for h in a.history if not h.cached),
                 "completion_tokens": sum(h.completion_tokens for h in a.history if not h.cached),
                 "latency_s": float(r.latency_s), "cost": float(sum(h.cost for h in a.history if not h.cached)),
-                "cached": all(h.cached for h in a.history), "repairs": a.repairs, "status": a.status,
-                "error": error, "request_key": r.key,
+                "cached": all(h.cached for h in a.history), "repairs": a.repairs, "attempts": a.attempts,
+                "status": a.status, "error": a.error, "request_key": r.key,
                 "answer_tokens": r.completion_tokens,  # of the answer kept, whether or not it came from the cache
                 "teacher_endpoint": handler.endpoint if handler else None,
                 "served_by": handler.role if handler and a.status != "blocked_kvkk" else None,
@@ -137,19 +153,25 @@ def build_raw_cot(partitions_def: PartitionsDefinition):
         if teacher_fallback.configured:
             teacher_fallback.check_local()
             fallback = teacher_fallback.open_gateway(paths.warehouse, log=context.log)
-        frames, results = [], []
+        frames, results, healths = [], [], []
+        tagged = config.model_copy(update={"structured_output": False}) if config.structured_output else None
         for domain in context.partition_keys:
             tasks = seed_tasks.filter(pl.col("domain") == domain)
             answers, handled_by = ask_with_fallback(
                 gateway, fallback, cot_requests(tasks, template, config), asset="raw_cot",
                 partition=domain, run_id=context.run_id, max_repairs=config.max_repairs,
+                fallback_requests=cot_requests(tasks, template, tagged) if tagged is not None else None,
             )
             results += all_results(answers)
+            healths.append(call_health(domain, answers, config.max_failed_share))
             frames.append(cot_rows(tasks, answers, config, template.version, handled_by))
         df = pl.concat(frames) if frames else pl.DataFrame(schema=RAW_COT_DTYPES)
         ok = df.filter(pl.col("status") == "ok")
         not_ok = df.filter(pl.col("status") != "ok")
+        health_meta, failure = health_verdict("raw_cot", healths, context.log)
         yield Output(df, metadata={
+            **health_meta,
+            "teacher_capabilities": MetadataValue.json(dict(gateway.capabilities)),
             "dagster/row_count": len(df),
             "teacher_endpoint": gateway.settings.endpoint,
             "teacher_model": gateway.settings.model,
@@ -162,5 +184,7 @@ def build_raw_cot(partitions_def: PartitionsDefinition):
             "preview_ok": MetadataValue.md(md_preview(ok, ["row_id", "instruction", "reasoning", "answer"], n=5, width=160)),
             "preview_not_ok": MetadataValue.md(md_preview(not_ok, ["row_id", "status", "error"], n=10, width=160)),
         })
+        if failure is not None:
+            raise failure  # after the rows are stored: they stay, and the run is failed
 
     return raw_cot

@@ -18,14 +18,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib.util
+import json
 import logging
 import math
+import time
 from typing import Any, Mapping, Sequence
+from urllib.parse import urlsplit
 
-from anka_assets.gateway.endpoint import EndpointSettings, env_prefix
+from anka_assets.gateway.endpoint import EndpointSettings, env_prefix, url_for_messages
 from anka_assets.gateway.retry import is_retryable_status, parse_retry_after
-from anka_assets.gateway.types import BackendUnavailable, CallError, Completion, scrub
+from anka_assets.gateway.types import BackendUnavailable, CallError, Completion, ProbeFailed, scrub
 
 __all__ = [
     "HttpBackend",
@@ -33,6 +37,8 @@ __all__ = [
     "SimulatorBackend",
     "VllmBackend",
     "make_backend",
+    "server_message",
+    "probe_models",
     "check_vllm_available",
     "vllm_sampling_kwargs",
 ]
@@ -44,9 +50,118 @@ for _noisy in ("httpx", "httpx2", "openai"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 
-def _short(text: str) -> str:
+def _short(text: str, limit: int = _MAX_ERROR_CHARS) -> str:
     text = " ".join(str(text).split())
-    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def server_message(body: bytes | str | None, reason: str | None = None) -> str:
+    """The server's own explanation in an error body. Pure.
+
+    OpenAI style ``{"error": {"message": ...}}``, FastAPI style ``{"detail": ...}`` (a string, or a list of
+    validation errors), ``{"message": ...}``, else the first part of the text body, else the HTTP reason.
+    """
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    text = (body or "").strip()
+    if text:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, Mapping):
+            err = data.get("error")
+            if isinstance(err, Mapping) and err.get("message"):
+                return _short(str(err["message"]), 400)
+            if isinstance(err, str) and err:
+                return _short(err, 400)
+            detail = data.get("detail")
+            if isinstance(detail, list):  # FastAPI validation errors: [{"loc": [...], "msg": ...}, ...]
+                parts = []
+                for item in detail[:3]:
+                    if isinstance(item, Mapping):
+                        loc = ".".join(str(x) for x in item.get("loc", ()) if x != "body")
+                        parts.append(f"{loc}: {item.get('msg', '')}".strip(": "))
+                    else:
+                        parts.append(str(item))
+                return _short("; ".join(parts), 400)
+            if detail:
+                return _short(str(detail), 400)
+            if data.get("message"):
+                return _short(str(data["message"]), 400)
+        return _short(text, 200)
+    return reason or "no explanation in the response body"
+
+
+# Time to first byte: the response hook (headers received) appends a timestamp to the list of the call.
+_FIRST_BYTE: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("anka_first_byte", default=None)
+
+
+async def _on_response(_response: Any) -> None:
+    marks = _FIRST_BYTE.get()
+    if marks is not None:
+        marks.append(time.perf_counter())
+
+
+async def probe_models(
+    base_url: str, *, model: str, api_key: str | None, role: str, timeout_s: float, secrets: Sequence[str]
+) -> list[str] | None:
+    """``GET {base_url}/models`` before any work: the usual mistakes become one clear :class:`ProbeFailed`.
+
+    Returns the model ids the server lists (None when it has no such endpoint or answered oddly).
+    Unreachable host, a base URL without ``/v1``, a rejected key and a model the server does not serve
+    raise; anything else is left to the calls themselves.
+    """
+    import httpx
+
+    prefix = env_prefix(role)
+    shown = url_for_messages(base_url)
+    url = base_url.rstrip("/") + "/models"
+    headers = {"Authorization": f"Bearer {api_key or 'EMPTY'}"}
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s) as client:
+            response = await client.get(url, headers=headers)
+    except httpx.TimeoutException:
+        raise ProbeFailed(
+            f"{role} endpoint {shown}: no answer to GET /models within {timeout_s:g} s; is the server up "
+            f"and is {prefix}BASE_URL right?"
+        ) from None
+    except httpx.HTTPError as exc:
+        cause = scrub(_short(f"{type(exc).__name__}: {exc}", 200), secrets)
+        raise ProbeFailed(
+            f"{role} endpoint {shown} cannot be reached ({cause}); is the server running, and are the host "
+            f"and port in {prefix}BASE_URL right?"
+        ) from None
+    message = scrub(server_message(response.content, response.reason_phrase), secrets)
+    path = urlsplit(base_url).path.rstrip("/")
+    if response.status_code == 404:
+        if not path.endswith("/v1"):
+            raise ProbeFailed(
+                f"{role} endpoint {shown}: GET {shown}/models answered HTTP 404 ({message}); OpenAI-compatible "
+                f"servers answer under /v1: set {prefix}BASE_URL={shown}/v1"
+            )
+        return None  # a server without /models: the calls will tell
+    if response.status_code in (401, 403):
+        raise ProbeFailed(
+            f"{role} endpoint {shown} rejected the API key (HTTP {response.status_code}: {message}); set "
+            f"{prefix}API_KEY to a key this server accepts"
+        )
+    if response.status_code != 200:
+        return None
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
+        return None
+    ids = [str(m.get("id")) for m in data["data"] if isinstance(m, Mapping) and m.get("id")]
+    if ids and model not in ids and not data.get("accepts_any_model"):
+        listed = ", ".join(ids[:20]) + (f" (and {len(ids) - 20} more)" if len(ids) > 20 else "")
+        raise ProbeFailed(
+            f"{role} endpoint {shown} does not serve model {model!r}; it lists: {listed}. Set {prefix}MODEL "
+            "to one of them"
+        )
+    return ids
 
 
 class HttpBackend:
@@ -54,10 +169,11 @@ class HttpBackend:
 
     batch = False
 
-    def __init__(self, settings: EndpointSettings, log: logging.Logger) -> None:
+    def __init__(self, settings: EndpointSettings, log: logging.Logger, base_url: str | None = None) -> None:
         self.settings = settings
         self.log = log
-        self.base_url: str | None = settings.base_url
+        self._given_url = base_url
+        self.base_url: str | None = base_url or (settings.base_urls[0] if settings.base_urls else None)
         self._llm: Any = None
         self._client: Any = None
         self._create_params: frozenset[str] = frozenset()
@@ -65,6 +181,19 @@ class HttpBackend:
     @property
     def endpoint(self) -> str:
         return self.settings.endpoint
+
+    @property
+    def url_tried(self) -> str:
+        """Where chat completions go, as errors show it (no credentials)."""
+        return url_for_messages(self.base_url or "") + "/chat/completions"
+
+    async def probe(self) -> list[str] | None:
+        assert self.base_url is not None
+        s = self.settings
+        return await probe_models(
+            self.base_url, model=s.model, api_key=s.api_key, role=s.role, timeout_s=min(15.0, s.timeout_s),
+            secrets=s.secrets(),
+        )
 
     async def start(self) -> None:
         from distilabel.models.llms import OpenAILLM  # heavy import, only when a call is to be made
@@ -81,6 +210,9 @@ class HttpBackend:
         )
         self._llm.load()
         self._client = self._llm._aclient
+        hooks = getattr(getattr(self._client, "_client", None), "event_hooks", None)
+        if isinstance(hooks, dict) and _on_response not in hooks.get("response", []):
+            hooks.setdefault("response", []).append(_on_response)
         import inspect
 
         self._create_params = frozenset(inspect.signature(self._client.chat.completions.create).parameters)
@@ -119,11 +251,19 @@ class HttpBackend:
 
         secrets = self.settings.secrets()
         kwargs = self._split_body(body)
+        url = self.url_tried
+        marks: list[float] = []
+        token = _FIRST_BYTE.set(marks)
+        t0 = time.perf_counter()
         try:
             async with asyncio.timeout(timeout_s):
                 response = await self._client.chat.completions.create(**kwargs, timeout=timeout_s)
         except (TimeoutError, openai.APITimeoutError):
-            raise CallError(f"no answer within {timeout_s:g} s", kind="timeout", retryable=True) from None
+            if marks:
+                what = f"the answer started after {marks[0] - t0:.1f} s but was not complete within {timeout_s:g} s"
+            else:
+                what = f"no first byte within {timeout_s:g} s (the server may be queueing requests)"
+            raise CallError(what, kind="timeout", retryable=True, url=url) from None
         except openai.APIStatusError as exc:
             headers = exc.response.headers
             retry_after = None
@@ -136,23 +276,31 @@ class HttpBackend:
             if retry_after is None:
                 retry_after = parse_retry_after(headers.get("retry-after"))
             status = int(exc.status_code)
+            try:
+                raw = exc.response.content
+            except Exception:  # noqa: BLE001 - a body that cannot be read is no explanation
+                raw = None
+            message = server_message(raw, getattr(exc.response, "reason_phrase", None) or exc.message)
             raise CallError(
-                scrub(_short(exc.message), secrets) or "",
+                scrub(message, secrets) or "",
                 status=status,
                 kind="http",
                 retryable=is_retryable_status(status),
                 retry_after_s=retry_after,
+                url=url,
             ) from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc.__context__
             detail = f"{exc}: {type(cause).__name__}: {cause}" if cause is not None else str(exc)
-            raise CallError(scrub(_short(detail), secrets) or "", kind="connection", retryable=True) from None
+            raise CallError(scrub(_short(detail), secrets) or "", kind="connection", retryable=True, url=url) from None
         except openai.APIError as exc:  # response did not parse / validate
-            raise CallError(scrub(_short(str(exc)), secrets) or "", kind="protocol", retryable=True) from None
+            raise CallError(scrub(_short(str(exc)), secrets) or "", kind="protocol", retryable=True, url=url) from None
+        finally:
+            _FIRST_BYTE.reset(token)
 
         choices = getattr(response, "choices", None) or []
         if not choices:
-            raise CallError("response has no choices", kind="protocol", retryable=True)
+            raise CallError("response has no choices", kind="protocol", retryable=True, url=url)
         choice = choices[0]
         content = getattr(choice.message, "content", None) if choice.message is not None else None
         if content is None:
@@ -163,6 +311,7 @@ class HttpBackend:
                 + ")",
                 kind="protocol",
                 retryable=False,
+                url=url,
             )
         usage = getattr(response, "usage", None)
         return Completion(
@@ -171,6 +320,7 @@ class HttpBackend:
             model=getattr(response, "model", None),
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            ttfb_s=(marks[0] - t0) if marks else None,
         )
 
 
@@ -181,8 +331,8 @@ class OpenAIBackend(HttpBackend):
 class SimulatorBackend(HttpBackend):
     """``backend="simulator"``: starts an in-process simulator for the run unless ``base_url`` is given."""
 
-    def __init__(self, settings: EndpointSettings, log: logging.Logger) -> None:
-        super().__init__(settings, log)
+    def __init__(self, settings: EndpointSettings, log: logging.Logger, base_url: str | None = None) -> None:
+        super().__init__(settings, log, base_url)
         self._server: Any = None
 
     @property
@@ -205,7 +355,7 @@ class SimulatorBackend(HttpBackend):
         server, self._server = self._server, None
         if server is not None:
             await asyncio.to_thread(server.stop)
-            self.base_url = self.settings.base_url
+            self.base_url = self._given_url or (self.settings.base_urls[0] if self.settings.base_urls else None)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -376,9 +526,10 @@ class VllmBackend:
         return [o if o is not None else CallError("no output", kind="internal") for o in out]
 
 
-def make_backend(settings: EndpointSettings, log: logging.Logger) -> HttpBackend | VllmBackend:
+def make_backend(settings: EndpointSettings, log: logging.Logger, base_url: str | None = None) -> HttpBackend | VllmBackend:
+    """The backend of ``settings``; ``base_url`` picks one replica of a comma separated list."""
     if settings.backend == "vllm":
         return VllmBackend(settings, log)
     if settings.backend == "simulator":
-        return SimulatorBackend(settings, log)
-    return OpenAIBackend(settings, log)
+        return SimulatorBackend(settings, log, base_url)
+    return OpenAIBackend(settings, log, base_url)

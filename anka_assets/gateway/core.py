@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
+import math
 import os
 import random
 import time
@@ -27,9 +28,10 @@ from typing import Any, Callable, Sequence
 
 from anka_assets.gateway import store
 from anka_assets.gateway.backends import HttpBackend, VllmBackend, check_vllm_available, make_backend
-from anka_assets.gateway.endpoint import EndpointSettings
+from anka_assets.gateway.endpoint import EndpointSettings, url_for_messages
 from anka_assets.gateway.keys import cache_key, payload_sha256, request_body
 from anka_assets.gateway.kvkk import KvkkDecision, decide_kvkk
+from anka_assets.gateway.limiter import AdaptiveLimit, Replica, ReplicaPool
 from anka_assets.gateway.retry import backoff_delay
 from anka_assets.gateway.types import (
     CallError,
@@ -37,6 +39,7 @@ from anka_assets.gateway.types import (
     GatewayRunStats,
     ModelRequest,
     ModelResult,
+    ProbeFailed,
     percentile,
     scrub,
 )
@@ -154,6 +157,12 @@ class ModelGateway:
         self.last_stats = GatewayRunStats()
         self._rng = random.Random()
         self._vllm: VllmBackend | None = None
+        #: adaptive concurrency windows per replica URL, kept between runs of this gateway
+        self._limits: dict[str, AdaptiveLimit] = {}
+        #: replica URLs whose start-of-run probe passed (probed once per gateway)
+        self._probed: set[str] = set()
+        #: what the gateway learned about the server (e.g. {"response_format": "ignored"}); said once
+        self.capabilities: dict[str, str] = {}
         if settings.backend == "vllm":
             check_vllm_available(settings.role)  # BackendUnavailable at once, not after planning
 
@@ -290,12 +299,61 @@ class ModelGateway:
 
     # -- sending -----------------------------------------------------------------------------------------
 
-    def _backend(self) -> HttpBackend | VllmBackend:
+    def _backends(self) -> list[HttpBackend] | VllmBackend:
         if self.settings.backend == "vllm":
             if self._vllm is None:
                 self._vllm = VllmBackend(self.settings, self.log)
             return self._vllm
-        return make_backend(self.settings, self.log)
+        urls = self.settings.base_urls or (None,)
+        return [make_backend(self.settings, self.log, url) for url in urls]  # type: ignore[misc]
+
+    def note_capability(self, name: str, value: str, message: str) -> None:
+        """Record what the server turned out (not) to support and say it once per gateway."""
+        if self.capabilities.get(name) != value:
+            self.capabilities[name] = value
+            self.log.warning("%s endpoint %s: %s", self.settings.role, self.settings.endpoint, message)
+
+    def _limit(self, url: str) -> AdaptiveLimit:
+        limit = self._limits.get(url)
+        if limit is None:
+            c = self.settings.max_concurrency
+            if self.settings.adaptive_concurrency:
+                limit = AdaptiveLimit(max_limit=c, initial=max(1, c // 2),
+                                      latency_budget_s=self.settings.timeout_s / 2)
+            else:  # a fixed window: never grows, never shrinks
+                limit = AdaptiveLimit(max_limit=c, initial=max(1, c // 2), tolerance=math.inf, timeout_factor=1.0, overload_factor=1.0)
+            self._limits[url] = limit
+        return limit
+
+    async def _start_pool(self, backends: list[HttpBackend]) -> ReplicaPool[HttpBackend]:
+        """Start every replica's client and probe it once per gateway; a replica that fails its probe is
+        left out while others work, and the run stops with the probe's one-line reason when none does."""
+        started = await asyncio.gather(*(b.start() for b in backends), return_exceptions=True)
+        for outcome in started:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        problems: dict[int, str] = {}
+        to_probe = [(i, b) for i, b in enumerate(backends) if b.base_url not in self._probed]
+        probes = await asyncio.gather(*(b.probe() for _, b in to_probe), return_exceptions=True)
+        for (i, b), outcome in zip(to_probe, probes):
+            if isinstance(outcome, ProbeFailed):
+                problems[i] = str(outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                self._probed.add(str(b.base_url))
+        if problems and len(problems) == len(backends):
+            raise ProbeFailed(problems[min(problems)])
+        replicas = [
+            Replica(name=url_for_messages(str(b.base_url)), client=b, limit=self._limit(str(b.base_url)))
+            for b in backends
+        ]
+        pool: ReplicaPool[HttpBackend] = ReplicaPool(replicas, rng=self._rng)
+        for i, reason in problems.items():
+            self.log.warning("replica left out for now (probed back in later): %s", reason)
+            replicas[i].failures = pool.eject_after
+            pool._eject(replicas[i])
+        return pool
 
     async def _send_all(
         self,
@@ -306,8 +364,9 @@ class ModelGateway:
         warehouse: _Warehouse,
     ) -> None:
         settings = self.settings
-        backend = self._backend()
+        backend = self._backends()
         latencies: list[float] = []
+        self._ttfbs: list[float] = []
         secrets = settings.secrets()
 
         async def finish(p: PlannedRequest, completion: Completion | None, error: CallError | None, attempts: int, latency: float) -> None:
@@ -316,6 +375,8 @@ class ModelGateway:
             stats.retries += max(0, attempts - 1)
             latencies.append(latency)
             cache_row = None
+            if completion is not None and completion.ttfb_s is not None:
+                self._ttfbs.append(completion.ttfb_s)
             if completion is not None:
                 cost = settings.cost(completion.prompt_tokens, completion.completion_tokens)
                 stats.prompt_tokens += completion.prompt_tokens
@@ -361,10 +422,19 @@ class ModelGateway:
                                              "error": result.error, "completed_at": completed}))
             await warehouse.record(updates, cache_row)
 
+        pool: ReplicaPool[HttpBackend] | None = None
         try:
-            await backend.start()
+            if isinstance(backend, VllmBackend):
+                await backend.start()
+            else:
+                pool = await self._start_pool(backend)
         except Exception as exc:
-            message = scrub(f"backend {settings.backend!r} did not start: {type(exc).__name__}: {exc}", secrets)
+            if isinstance(exc, ProbeFailed):
+                message = scrub(str(exc), secrets)
+            else:
+                message = scrub(f"backend {settings.backend!r} did not start: {type(exc).__name__}: {exc}", secrets)
+            if not isinstance(backend, VllmBackend):
+                await asyncio.gather(*(b.aclose() for b in backend), return_exceptions=True)
             completed = store.utcnow()
             updates = [
                 (p.audit_id, {"status": "failed", "attempts": 0, "prompt_tokens": 0, "completion_tokens": 0,
@@ -378,49 +448,88 @@ class ModelGateway:
             if isinstance(backend, VllmBackend):
                 await self._send_batches(backend, leaders, finish)
             else:
-                await self._send_concurrently(backend, leaders, finish)
+                assert pool is not None
+                await self._send_concurrently(pool, leaders, finish, stats)
         finally:
-            await asyncio.shield(backend.aclose())
+            if isinstance(backend, VllmBackend):
+                await asyncio.shield(backend.aclose())
+            else:
+                await asyncio.shield(asyncio.gather(*(b.aclose() for b in backend), return_exceptions=True))
             stats.latency_p50_s = percentile(latencies, 50)
             stats.latency_p95_s = percentile(latencies, 95)
+            stats.ttfb_p50_s = percentile(self._ttfbs, 50)
+            stats.ttfb_p95_s = percentile(self._ttfbs, 95)
+            if pool is not None:
+                stats.window_final = sum(r.limit.window for r in pool.replicas)
 
-    async def _send_concurrently(self, backend: HttpBackend, leaders: list[PlannedRequest], finish: Callable) -> None:
+    @staticmethod
+    def _outcome(error: CallError | None) -> str:
+        """How an attempt's result counts for the concurrency window and the replica's health."""
+        if error is None:
+            return "ok"
+        if error.kind == "timeout":
+            return "timeout"
+        if error.status in (429, 503):
+            return "busy"
+        if error.kind == "connection" or (error.status is not None and error.status >= 500):
+            return "down"
+        return "other"
+
+    async def _send_concurrently(
+        self, pool: ReplicaPool[HttpBackend], leaders: list[PlannedRequest], finish: Callable, stats: GatewayRunStats
+    ) -> None:
+        """Each attempt takes a slot on the least loaded replica (waiting while every window is full) and
+        gives it back before a retry waits, so a retry after a timeout queues behind the shrunken window."""
         settings = self.settings
-        semaphore = asyncio.Semaphore(settings.max_concurrency)
         log = self.log
+        seen_events = len(pool.events)
 
         async def one(p: PlannedRequest) -> None:
+            nonlocal seen_events
             body = request_body(settings.model, p.request)
             attempts = 0
             completion: Completion | None = None
             error: CallError | None = None
-            async with semaphore:
-                start = time.perf_counter()
-                while True:
-                    attempts += 1
-                    try:
-                        completion = await backend.complete(body, settings.timeout_s)
-                        error = None
-                        break
-                    except CallError as exc:
-                        error = exc
-                    except Exception as exc:  # noqa: BLE001 - a bug in one item must not sink the batch
-                        error = CallError(
-                            scrub(f"{type(exc).__name__}: {exc}", settings.secrets()) or "", kind="internal"
-                        )
-                        break
-                    if not error.retryable or attempts > settings.max_retries:
-                        break
-                    delay = backoff_delay(
-                        attempts,
-                        base_s=settings.backoff_base_s,
-                        max_s=settings.backoff_max_s,
-                        retry_after_s=error.retry_after_s,
-                        rng=self._rng,
-                    )
-                    log.debug("retry %d of request %d after %s; waiting %.2f s", attempts, p.index, error.describe(), delay)
-                    await asyncio.sleep(delay)
-                latency = time.perf_counter() - start
+            start = time.perf_counter()
+            while True:
+                replica = await pool.acquire()
+                attempts += 1
+                t = time.perf_counter()
+                internal = False
+                try:
+                    completion = await replica.client.complete(body, settings.timeout_s)
+                    error = None
+                except CallError as exc:
+                    error = exc
+                except Exception as exc:  # noqa: BLE001 - a bug in one item must not sink the batch
+                    error = CallError(scrub(f"{type(exc).__name__}: {exc}", settings.secrets()) or "", kind="internal")
+                    internal = True
+                outcome = self._outcome(error)
+                stats.timeouts += outcome == "timeout"
+                stats.overloaded += outcome == "busy"
+                await pool.release(replica, outcome, time.perf_counter() - t,
+                                   error.retry_after_s if error is not None else None)
+                while seen_events < len(pool.events):
+                    log.warning("%s endpoint: %s", settings.role, pool.events[seen_events])
+                    seen_events += 1
+                if error is None or internal or not error.retryable:
+                    break
+                # A server that says when to come back (429/503 + Retry-After) is rate limiting, not failing:
+                # such answers get four times the retry budget.
+                polite = outcome == "busy" and error.retry_after_s is not None
+                budget = 4 * (settings.max_retries + 1) - 1 if polite else settings.max_retries
+                if attempts > budget:
+                    break
+                delay = backoff_delay(
+                    attempts,
+                    base_s=settings.backoff_base_s,
+                    max_s=settings.backoff_max_s,
+                    retry_after_s=error.retry_after_s,
+                    rng=self._rng,
+                )
+                log.debug("retry %d of request %d after %s; waiting %.2f s", attempts, p.index, error.describe(), delay)
+                await asyncio.sleep(delay)
+            latency = time.perf_counter() - start
             await finish(p, completion, error, attempts, latency)
 
         tasks = [asyncio.ensure_future(one(p)) for p in leaders]
@@ -462,6 +571,13 @@ class ModelGateway:
             stats.cache_hits, stats.blocked, stats.failed, stats.retries, stats.prompt_tokens,
             stats.completion_tokens, stats.cost, stats.latency_p50_s, stats.latency_p95_s, stats.wall_s, simulated,
         )
+        if stats.sent and s.backend != "vllm":
+            self.log.info(
+                "adaptive concurrency: window %d (max %d per replica), %d timeouts, %d 429/503 answers; "
+                "time to first byte p50 %.2f s, p95 %.2f s",
+                stats.window_final, s.max_concurrency, stats.timeouts, stats.overloaded, stats.ttfb_p50_s,
+                stats.ttfb_p95_s,
+            )
         blocked = Counter(r.error for r in results if r is not None and r.status == "blocked_kvkk")
         if blocked:
             self.log.info(

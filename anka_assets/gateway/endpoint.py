@@ -19,6 +19,8 @@ __all__ = [
     "EndpointSettings",
     "env_prefix",
     "endpoint_label",
+    "split_base_urls",
+    "url_for_messages",
 ]
 
 BACKENDS = ("openai", "vllm", "simulator")
@@ -44,10 +46,35 @@ def default_locality(backend: str) -> str:
     return "local" if backend in ("simulator", "vllm") else "commercial"
 
 
+def split_base_urls(base_url: str | None) -> tuple[str, ...]:
+    """``"http://a:8000/v1, http://b:8000/v1"`` → both URLs (replicas of one model); blank parts dropped."""
+    if not base_url:
+        return ()
+    return tuple(part.strip() for part in base_url.split(",") if part.strip())
+
+
+def _check_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
+def url_for_messages(url: str) -> str:
+    """``scheme://host:port/path`` of a URL, without credentials or query: safe to show in an error."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "invalid-url"
+    return endpoint_label("openai", url) + (parts.path or "").rstrip("/")
+
+
 def endpoint_label(backend: str, base_url: str | None) -> str:
     """What the audit calls the endpoint: ``scheme://host:port`` with userinfo, path and query stripped.
 
-    The simulator is ``simulator`` and in-process vLLM is ``vllm-in-process``.
+    The simulator is ``simulator`` and in-process vLLM is ``vllm-in-process``. Several replicas (a comma
+    separated ``base_url``) are labelled together, so the audit does not depend on which one answered.
     """
     if backend == "simulator":
         return "simulator"
@@ -55,6 +82,9 @@ def endpoint_label(backend: str, base_url: str | None) -> str:
         return "vllm-in-process"
     if not base_url:
         return backend
+    urls = split_base_urls(base_url)
+    if len(urls) > 1:
+        return ",".join(endpoint_label(backend, u) for u in urls)
     try:
         parts = urlsplit(base_url)
         host = parts.hostname or ""
@@ -71,13 +101,14 @@ def endpoint_label(backend: str, base_url: str | None) -> str:
 
 def url_secrets(base_url: str | None) -> tuple[str, ...]:
     """Credentials embedded in a URL (``http://user:pass@host``): scrubbed from errors like the API key."""
-    if not base_url:
-        return ()
-    try:
-        parts = urlsplit(base_url)
-    except ValueError:
-        return ()
-    return tuple(s for s in (parts.password,) if s)
+    out = []
+    for url in split_base_urls(base_url):
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            continue
+        out += [s for s in (parts.password,) if s]
+    return tuple(out)
 
 
 def _allowed(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -109,6 +140,9 @@ class EndpointSettings:
     price_input_per_mtok: float = 0.0
     price_output_per_mtok: float = 0.0
     simulator_faults: "FaultConfig | None" = None
+    #: adapt the requests in flight (between 1 and max_concurrency per replica) to the server; off: always
+    #: max_concurrency (ANKA_<ROLE>_ADAPTIVE_CONCURRENCY=0)
+    adaptive_concurrency: bool = True
 
     def __post_init__(self) -> None:
         env_prefix(self.role)
@@ -121,12 +155,12 @@ class EndpointSettings:
         if self.base_url is not None and self.base_url.strip() == "":
             object.__setattr__(self, "base_url", None)
         if self.base_url is not None:
-            parts = urlsplit(self.base_url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(
-                    f"base_url must be an http(s) URL such as http://127.0.0.1:8000/v1, "
-                    f"got {endpoint_label(backend, self.base_url)!r}"
-                )
+            for url in split_base_urls(self.base_url) or (self.base_url,):
+                if not _check_url(url):
+                    raise ValueError(
+                        "base_url must be an http(s) URL such as http://127.0.0.1:8000/v1 (several replicas: "
+                        f"comma separated), got {endpoint_label('openai', url)!r}"
+                    )
         if self.simulator_faults is not None and backend != "simulator":
             raise ValueError("simulator_faults is only meaningful for the simulator backend")
         checks = [
@@ -148,6 +182,11 @@ class EndpointSettings:
     def endpoint(self) -> str:
         """The audit's name for this endpoint (no credentials, no path, no query)."""
         return endpoint_label(self.backend, self.base_url)
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        """The replicas' base URLs (one unless ``base_url`` lists several, comma separated)."""
+        return split_base_urls(self.base_url)
 
     @property
     def is_simulated(self) -> bool:
@@ -177,7 +216,7 @@ class EndpointSettings:
         """Read ``ANKA_<ROLE>_*``. Nothing set gives the local simulator (model ``anka-simulator``).
 
         Variables: ``BASE_URL``, ``MODEL``, ``API_KEY``, ``LOCALITY``, ``MAX_CONCURRENCY``, ``TIMEOUT_S``,
-        ``MAX_RETRIES``, ``PRICE_INPUT_PER_MTOK``, ``PRICE_OUTPUT_PER_MTOK``, ``BACKEND`` (default
+        ``MAX_RETRIES``, ``ADAPTIVE_CONCURRENCY``, ``PRICE_INPUT_PER_MTOK``, ``PRICE_OUTPUT_PER_MTOK``, ``BACKEND`` (default
         ``openai`` when ``BASE_URL`` is set, else ``simulator``).
         """
         env = os.environ if environ is None else environ
@@ -205,11 +244,10 @@ class EndpointSettings:
 
         base_url = get("BASE_URL")
         if base_url is not None:
-            parts = urlsplit(base_url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            if not all(_check_url(u) for u in split_base_urls(base_url) or (base_url,)):
                 raise ValueError(
                     f"{prefix}BASE_URL is not valid; allowed values: an http(s) URL such as "
-                    "http://127.0.0.1:8000/v1"
+                    "http://127.0.0.1:8000/v1, or several replicas of the same model, comma separated"
                 )
         backend_raw = get("BACKEND")
         if backend_raw is None:
@@ -238,6 +276,12 @@ class EndpointSettings:
             value = number(name, kind, rule, lambda v, ok=ok: v == v and v not in (float("inf"),) and ok(v))
             if value is not None:
                 kwargs[key] = value
+
+        adaptive = get("ADAPTIVE_CONCURRENCY")
+        if adaptive is not None:
+            if adaptive.lower() not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(f"{prefix}ADAPTIVE_CONCURRENCY={adaptive!r} is not valid; allowed values: 1 or 0")
+            kwargs["adaptive_concurrency"] = adaptive.lower() in ("1", "true", "yes", "on")
 
         return cls(
             role=role,

@@ -14,6 +14,7 @@ __all__ = [
     "ModelResult",
     "GatewayRunStats",
     "BackendUnavailable",
+    "ProbeFailed",
     "Completion",
     "CallError",
     "scrub",
@@ -137,6 +138,12 @@ class GatewayRunStats:
     cost: float = 0.0
     latency_p50_s: float = 0.0
     latency_p95_s: float = 0.0
+    #: time to first byte (response headers) of answered calls
+    ttfb_p50_s: float = 0.0
+    ttfb_p95_s: float = 0.0
+    timeouts: int = 0
+    overloaded: int = 0  #: 429 / 503 answers
+    window_final: int = 0  #: adaptive concurrency window at the end (summed over replicas)
     wall_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -156,6 +163,12 @@ class Completion:
     model: str | None
     prompt_tokens: int
     completion_tokens: int
+    #: seconds until the response headers arrived (the server started answering); None if not measured
+    ttfb_s: float | None = None
+
+
+class ProbeFailed(RuntimeError):
+    """The start-of-run probe found a mistake that would fail every call (wrong URL, model, key, host)."""
 
 
 @dataclass
@@ -167,14 +180,18 @@ class CallError(Exception):
     kind: str = "http"  #: http | timeout | connection | protocol | internal
     retryable: bool = False
     retry_after_s: float | None = field(default=None)
+    #: the URL tried (no credentials, no query)
+    url: str | None = field(default=None)
 
     def __str__(self) -> str:
         return self.describe()
 
     def describe(self) -> str:
         if self.status is not None:
-            return f"HTTP {self.status}"
-        return {"timeout": "timeout", "connection": "connection error"}.get(self.kind, self.kind + " error")
+            what = f"HTTP {self.status}"
+        else:
+            what = {"timeout": "timeout", "connection": "connection error"}.get(self.kind, self.kind + " error")
+        return f"{what} from {self.url}" if self.url else what
 
 
 def scrub(text: str | None, secrets: Sequence[str | None]) -> str | None:
