@@ -23,7 +23,7 @@ from anka_assets.model_calls import (
 from anka_assets.simulator import FaultConfig, SimulatorServer
 from tests.conftest import read_table
 
-SEL = ["expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue"]
+SEL = ["curated_seeds", "expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue"]
 
 
 @pytest.fixture

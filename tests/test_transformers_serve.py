@@ -25,7 +25,7 @@ from tests.tiny_teacher import build_tiny_teacher
 
 pytestmark = pytest.mark.slow
 
-SEL = ["expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue"]
+SEL = ["curated_seeds", "expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue"]
 
 
 def _free_port() -> int:
