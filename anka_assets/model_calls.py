@@ -17,23 +17,6 @@ from anka_assets.parsing import ParseError
 
 T = TypeVar("T")
 
-#: Labels shown to models for each domain key; unknown domains fall back to the key itself.
-DOMAIN_LABELS = {
-    "hukuk": "Hukuk",
-    "tarih": "Tarih",
-    "ekonomi": "Ekonomi",
-    "cografya": "Coğrafya",
-    "edebiyat": "Edebiyat",
-    "saglik": "Sağlık",
-    "finans": "Finans",
-    "kamu_yonetimi": "Kamu Yönetimi",
-}
-
-
-def domain_label(domain: str) -> str:
-    return DOMAIN_LABELS.get(domain, domain.replace("_", " ").capitalize())
-
-
 @dataclass(frozen=True)
 class Answer(Generic[T]):
     """The final result of one logical request after re-asks, with its parsed value or parse error."""

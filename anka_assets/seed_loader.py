@@ -4,6 +4,7 @@ A seed file is UTF-8 YAML:
 
     domain: hukuk                      # optional; must equal the file name when given
     description: "..."                 # optional
+    label: "Hukuk"                     # optional: the domain's name shown to models; default from the key
     tasks:
       - instruction: "Türk Borçlar Kanunu'na göre temerrüdün şartlarını açıklayınız."
         sensitivity: public            # public | internal | confidential; missing → confidential
@@ -22,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from collections.abc import Iterable
 
 import yaml
 
@@ -75,6 +77,7 @@ class SeedFileResult:
     path: str
     description: str | None
     tasks: list[SeedTask]
+    label: str | None = None
     duplicates_collapsed: int = 0
     repaired: int = 0
     sensitivity_defaulted: int = 0
@@ -319,6 +322,36 @@ def collapse_duplicates(tasks: list[SeedTask]) -> tuple[list[SeedTask], list[See
     return list(kept.values()), dropped
 
 
+TOP_LEVEL_FIELDS = ("domain", "description", "label", "tasks")
+MAX_LABEL_CHARS = 80
+
+
+def default_domain_label(domain: str) -> str:
+    """The label of a domain whose seed file names none: the key, capitalised (``kamu_yonetimi`` ->
+    ``Kamu yonetimi``). Seed files should say ``label:`` for proper Turkish letters."""
+    return domain.replace("_", " ").capitalize()
+
+
+def domain_labels(seeds_dir: Path | str, domains: Iterable[str] = ()) -> dict[str, str]:
+    """Domain -> the label shown to models, from each seed file's ``label`` (its key when it has none),
+    for every seed file and every one of ``domains`` (a domain without a file gets its default).
+
+    Reads only the top-level ``label`` of each file: the full validation is `curated_seeds`' job."""
+    labels = {}
+    for path in list_seed_files(Path(seeds_dir)):
+        try:
+            top = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            top = None
+        label = top.get("label") if isinstance(top, dict) else None
+        try:
+            label = normalize_text(label)[0] if isinstance(label, str) else None
+        except MojibakeError:
+            label = None
+        labels[path.stem] = label or default_domain_label(path.stem)
+    return {**{d: default_domain_label(d) for d in domains}, **labels}
+
+
 def load_seed_file(path: Path | str) -> SeedFileResult:
     """Parse and validate one seed file. Raises SeedFileError listing every problem found."""
     path = Path(path)
@@ -332,8 +365,9 @@ def load_seed_file(path: Path | str) -> SeedFileResult:
     problems: list[str] = []
 
     for name, node in top.items():
-        if name not in ("domain", "description", "tasks"):
-            problems.append(f"line {node.line}, field '{name}': unknown top-level field (allowed: domain, description, tasks)")
+        if name not in TOP_LEVEL_FIELDS:
+            problems.append(f"line {node.line}, field '{name}': unknown top-level field "
+                            f"(allowed: {', '.join(TOP_LEVEL_FIELDS)})")
     if "domain" in top and top["domain"].value != domain:
         problems.append(
             f"line {top['domain'].line}, field 'domain': {top['domain'].value!r} does not match the file name "
@@ -343,6 +377,9 @@ def load_seed_file(path: Path | str) -> SeedFileResult:
     if "description" in top and top["description"].value is not None:
         description, _ = _text_field(top["description"], f"line {top['description'].line}", "description",
                                      problems, max_chars=MAX_SOURCE_CHARS)
+    label = None
+    if "label" in top and top["label"].value is not None:
+        label, _ = _text_field(top["label"], f"line {top['label'].line}", "label", problems, max_chars=MAX_LABEL_CHARS)
 
     if "tasks" not in top:
         problems.append(f"line {root.line}, field 'tasks': missing; expected a list of tasks")
@@ -365,6 +402,7 @@ def load_seed_file(path: Path | str) -> SeedFileResult:
         path=str(path),
         description=description,
         tasks=kept,
+        label=label,
         duplicates_collapsed=len(dropped),
         repaired=sum(t.repaired for t in kept),
         sensitivity_defaulted=sum(t.sensitivity_defaulted for t in kept),

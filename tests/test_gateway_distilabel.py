@@ -1,18 +1,17 @@
-"""distilabel tasks running through the gateway (`GatewayLLM`): KVKK, cache and audit still apply."""
+"""distilabel tasks running through the gateway (`GatewayLLM`): KVKK, cache and audit still apply.
+
+`GatewayLLM` is the public adapter for users' own distilabel tasks; the assets run their model tasks
+through `anka_assets.model_tasks.run_task` (the expansion's re-asks are tested here too)."""
 
 import duckdb
 import pytest
-from distilabel.steps.tasks import TextGeneration
+from distilabel.steps.tasks import Task, TextGeneration
 
-from anka_assets.assets.expanded_tasks import (
-    ExpansionConfig,
-    TurkishTaskExpansion,
-    plan_expansion,
-    run_expansion,
-)
+from anka_assets.assets.expanded_tasks import ExpansionConfig, expansion_rows, plan_expansion, run_expansion
 from anka_assets.gateway import EndpointSettings, ModelGateway
 from anka_assets.gateway.distilabel_llm import GatewayLLM
-from anka_assets.parsing import TASK_LIST_RESPONSE_FORMAT
+from anka_assets.parsing import TASK_LIST_RESPONSE_FORMAT, ParseError, parse_task_list
+from anka_assets.prompts import load_prompt
 from anka_assets.seed_loader import SeedTask, seed_id_for
 from anka_assets.simulator import FaultConfig, SimulatorServer
 
@@ -88,19 +87,56 @@ def test_labels_must_match_the_inputs(sim, tmp_path):
         GatewayLLM().generate([[{"role": "user", "content": "x"}]])
 
 
-def test_turkish_expansion_task_re_asks_malformed_lists(sim, tmp_path):
+def curated_kamu():
+    return [SeedTask(seed_id_for("kamu", t), "kamu", t, "public", False, (), None, "kamu.yaml", i, False, "0" * 64)
+            for i, t in enumerate([CLEAN, "Sayıştay denetiminin kapsamını açıklayınız.",
+                                   "Kamu ihale süreçlerinde eşik değerleri açıklayınız."])]
+
+
+def test_expansion_task_re_asks_malformed_lists(sim, tmp_path):
     sim.set_faults(FaultConfig(rate_malformed=0.5, seed=11))
     gw = gateway(sim, tmp_path)
-    curated = [SeedTask(seed_id_for("kamu", t), "kamu", t, "public", False, (), None, "kamu.yaml", i, False, "0" * 64)
-               for i, t in enumerate([CLEAN, "Sayıştay denetiminin kapsamını açıklayınız.",
-                                      "Kamu ihale süreçlerinde eşik değerleri açıklayınız."])]
-    jobs = plan_expansion(curated, ExpansionConfig(target_per_domain=9, tasks_per_request=3, oversample=1.0))
-    llm = GatewayLLM.for_gateway(gw, asset="expanded_tasks", partition="kamu", template_version="expand-test",
-                                 generation_kwargs={"response_format": TASK_LIST_RESPONSE_FORMAT})
-    task = TurkishTaskExpansion(llm=llm)
-    task.load()
-    found, results = run_expansion(task, llm, jobs, max_repairs=3)
+    jobs = plan_expansion(curated_kamu(), ExpansionConfig(target_per_domain=9, tasks_per_request=3, oversample=1.0))
+    found, run = run_expansion(gw, jobs, "Kamu", partition="kamu", max_repairs=3)
+    results = run.results
     assert len(found) == len(jobs) == 2
     assert all(tasks and len(tasks) == 3 for tasks in found)
     assert len(results) > len(jobs)  # some lists were malformed and asked again
     assert {r.status for r in results} == {"ok"}
+    assert [a.repairs > 0 for a in run.answers].count(True) >= 1
+
+
+class TurkishTaskExpansion(Task):
+    """A user's own distilabel task on our versioned prompt: evol-instruct in Turkish from one parent."""
+
+    @property
+    def inputs(self) -> list[str]:
+        return ["instruction", "domain_label", "count", "examples"]
+
+    @property
+    def outputs(self) -> list[str]:
+        return ["gorevler", "model_name"]
+
+    def format_input(self, input: dict) -> list[dict[str, str]]:
+        return load_prompt("expand").messages(domain_label=input["domain_label"], instruction=input["instruction"],
+                                              count=input["count"], examples=list(input["examples"]))
+
+    def format_output(self, output: str | None, input: dict | None = None) -> dict:
+        try:
+            return {"gorevler": parse_task_list(output or "")}
+        except ParseError:
+            return {"gorevler": None}
+
+
+def test_a_users_own_distilabel_task_runs_through_the_gateway(sim, tmp_path):
+    gw = gateway(sim, tmp_path)
+    jobs = plan_expansion(curated_kamu(), ExpansionConfig(target_per_domain=9, tasks_per_request=3, oversample=1.0))
+    llm = GatewayLLM.for_gateway(gw, asset="expanded_tasks", partition="kamu", template_version="expand-test",
+                                 generation_kwargs={"response_format": TASK_LIST_RESPONSE_FORMAT})
+    task = TurkishTaskExpansion(llm=llm)
+    task.load()
+    rows = expansion_rows(jobs, "Kamu")
+    with llm.bind([{"seed_id": r["seed_id"], "sensitivity": r["sensitivity"], "sample_index": r["round"]} for r in rows]):
+        out = next(task.process([{k: r[k] for k in task.inputs} for r in rows]))
+    assert [len(o["gorevler"]) for o in out] == [3, 3]
+    assert [r.status for r in llm.last_results] == ["ok", "ok"]

@@ -269,3 +269,31 @@ def test_shipped_seed_files_are_valid(domain):
     assert result.duplicates_collapsed == 0 and result.repaired == 0
     labels = {t.sensitivity for t in result.tasks}
     assert {"public", "internal", "confidential"} <= labels
+
+
+def test_domain_label_comes_from_the_seed_file(tmp_path):
+    from anka_assets.seed_loader import default_domain_label, domain_labels, load_seed_file
+
+    (tmp_path / "kamu_yonetimi.yaml").write_text(
+        'label: "Kamu Yönetimi"\ntasks:\n  - instruction: "Sayıştay denetiminin kapsamını açıklayınız."\n'
+        "    sensitivity: public\n", encoding="utf-8")
+    (tmp_path / "tarih.yaml").write_text(
+        'tasks:\n  - instruction: "Lozan Antlaşması\'nın önemini açıklayınız."\n    sensitivity: public\n',
+        encoding="utf-8")
+    assert load_seed_file(tmp_path / "kamu_yonetimi.yaml").label == "Kamu Yönetimi"
+    assert domain_labels(tmp_path, ["saglik"]) == {"kamu_yonetimi": "Kamu Yönetimi", "tarih": "Tarih",
+                                                   "saglik": "Saglik"}
+    assert default_domain_label("kamu_yonetimi") == "Kamu yonetimi"
+    (tmp_path / "tarih.yaml").write_text('label: [1]\ntasks:\n  - instruction: "x"\n', encoding="utf-8")
+    with pytest.raises(Exception, match="field 'label': expected a string"):
+        load_seed_file(tmp_path / "tarih.yaml")
+
+
+def test_every_shipped_seed_file_names_its_label():
+    from pathlib import Path
+
+    from anka_assets.seed_loader import domain_labels
+
+    labels = domain_labels(Path(__file__).parent.parent / "data" / "seeds")
+    assert labels["kamu_yonetimi"] == "Kamu Yönetimi" and labels["cografya"] == "Coğrafya"
+    assert len(labels) >= 8

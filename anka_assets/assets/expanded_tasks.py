@@ -8,7 +8,6 @@ near-duplicate, Turkish-aware keys) against the curated tasks and each other, an
 parent's sensitivity. `seed_tasks` unions them with the curated tasks (see docs/ARCHITECTURE.md).
 """
 
-import logging
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -22,25 +21,23 @@ from dagster import (
     Output,
     PartitionsDefinition,
 )
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from anka_assets.assets.curated_seeds import tasks_frame, tasks_from_frame
 from anka_assets.dedup import NearDuplicateIndex
-from distilabel.steps.tasks import Task
-
 from anka_assets.assets import domain_table
 from anka_assets.fallback import TeacherFallback
-from anka_assets.gateway import ModelEndpoint, ModelResult
-from anka_assets.gateway.distilabel_llm import GatewayLLM
+from anka_assets.gateway import ModelEndpoint, ModelGateway
 from anka_assets.metadata import md_counts, md_preview, md_table
-from anka_assets.model_calls import call_metrics, domain_label
-from anka_assets.parsing import TASK_LIST_RESPONSE_FORMAT, ParseError, parse_task_list
-from anka_assets.prompts import PromptTemplate, load_prompt
+from anka_assets.model_calls import call_metrics
+from anka_assets.model_tasks import EXPANSION, TaskRun, run_task
+from anka_assets.prompts import PromptTemplate
 from anka_assets.resources import RefineryPaths
 from anka_assets.schemas import SeedTasksType
 from anka_assets.seed_loader import (
     SENSITIVITY_RANK,
     SeedTask,
+    domain_labels,
     seed_id_for,
     task_content_hash,
     validate_instruction,
@@ -113,84 +110,25 @@ def _examples(ordered: Sequence[SeedTask], position: int, count: int) -> tuple[s
     return tuple(picked)
 
 
-EXPANSION_STEP = "turkish_task_expansion"
-# We run the task on its own (task.load / task.process), never in a distilabel Pipeline, on purpose:
-# silence distilabel's warning that it was created outside a Pipeline context.
-logging.getLogger(f"distilabel.step.{EXPANSION_STEP}").setLevel(logging.ERROR)
-
-
-class TurkishTaskExpansion(Task):
-    """distilabel task: evol-instruct in Turkish from one parent task, with our versioned Jinja prompt.
-
-    Inputs: `instruction` (the parent), `domain_label`, `count`, `examples`; output: `gorevler`
-    (None when the answer cannot be parsed). Run it with a `GatewayLLM` so that every call is
-    KVKK-guarded, cached and audited."""
-
-    prompt_name: str = "expand"
-    _template: PromptTemplate | None = PrivateAttr(default=None)
-
-    def load(self) -> None:
-        super().load()
-        self._template = load_prompt(self.prompt_name)
-
-    @property
-    def template(self) -> PromptTemplate:
-        return self._template or load_prompt(self.prompt_name)
-
-    @property
-    def inputs(self) -> list[str]:
-        return ["instruction", "domain_label", "count", "examples"]
-
-    @property
-    def outputs(self) -> list[str]:
-        return ["gorevler", "model_name"]
-
-    def format_input(self, input: dict) -> list[dict[str, str]]:
-        return self.template.messages(
-            domain_label=input["domain_label"], instruction=input["instruction"],
-            count=input["count"], examples=list(input["examples"]),
-        )
-
-    def format_output(self, output: str | None, input: dict | None = None) -> dict:
-        try:
-            return {"gorevler": parse_task_list(output or "")}
-        except ParseError:
-            return {"gorevler": None}
-
-
-def expansion_labels(jobs: Sequence[ExpansionJob], attempt: int) -> list[dict]:
-    """KVKK labels and per-row parameters of expansion requests (a re-ask is its own cache entry)."""
+def expansion_rows(jobs: Sequence[ExpansionJob], label: str) -> list[dict]:
+    """The rows `EXPANSION` runs over, one per job; a job carries its parent's KVKK labels. Pure."""
     return [
-        {"seed_id": j.parent.seed_id, "sensitivity": j.parent.sensitivity, "sample_index": j.round,
-         "repair_attempt": attempt, "params": {"seed": j.round + 1000 * attempt}}
+        {"seed_id": j.parent.seed_id, "sensitivity": j.parent.sensitivity, "round": j.round, "domain_label": label,
+         "instruction": j.parent.instruction, "count": j.count, "examples": list(j.examples)}
         for j in jobs
     ]
 
 
 def run_expansion(
-    task: TurkishTaskExpansion, llm: GatewayLLM, jobs: Sequence[ExpansionJob], max_repairs: int
-) -> tuple[list[list[str] | None], list[ModelResult]]:
-    """Ask the teacher for each job through the distilabel task; re-ask malformed task lists."""
-    found: list[list[str] | None] = [None] * len(jobs)
-    results: list[ModelResult] = []
-    pending = list(range(len(jobs)))
-    for attempt in range(max_repairs + 1):
-        if not pending:
-            break
-        rows = [{"instruction": jobs[i].parent.instruction, "domain_label": domain_label(jobs[i].parent.domain),
-                 "count": jobs[i].count, "examples": list(jobs[i].examples)} for i in pending]
-        with llm.bind(expansion_labels([jobs[i] for i in pending], attempt)):
-            outputs = next(task.process(rows))
-        made = llm.last_results
-        results += made
-        retry = []
-        for i, out, result in zip(pending, outputs, made):
-            if out["gorevler"] is not None:
-                found[i] = out["gorevler"]
-            elif result.ok:  # answered, but not a task list: ask again
-                retry.append(i)
-        pending = retry
-    return found, results
+    gateway: ModelGateway, jobs: Sequence[ExpansionJob], label: str, *, partition: str | None,
+    run_id: str | None = None, params: dict | None = None, max_repairs: int = 1,
+    fallback: ModelGateway | None = None, template: PromptTemplate | None = None,
+) -> tuple[list[list[str] | None], TaskRun[list[str]]]:
+    """Ask the teacher for each job (re-asking malformed task lists; KVKK-refused jobs go to the
+    fallback): the task list of each job (None when it has none) and the run."""
+    run = run_task(EXPANSION, gateway, expansion_rows(jobs, label), asset="expanded_tasks", partition=partition,
+                   run_id=run_id, params=params, max_repairs=max_repairs, fallback=fallback, template=template)
+    return [a.parsed for a in run.answers], run
 
 
 def screen_candidate(text: str) -> tuple[str | None, str | None]:
@@ -260,41 +198,28 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
                        teacher: ModelEndpoint, teacher_fallback: TeacherFallback, curated_seeds: pl.DataFrame):
         frames, meta_rows, results = [], [], []
         rejected_total: Counter = Counter()
-        gateway = fallback = None
+        gateway = fallback = template = None
         if teacher_fallback.configured:
             teacher_fallback.check_local()
+        labels = domain_labels(paths.seeds_dir, context.partition_keys)
         for domain in context.partition_keys:
             curated = tasks_from_frame(curated_seeds.filter(pl.col("domain") == domain))
             jobs = plan_expansion(curated, config)
             accepted, parents, rejected = [], [], Counter()
             if jobs:
                 gateway = gateway or teacher.open_gateway(paths.warehouse, log=context.log)
-                generation = {"temperature": config.temperature, "max_tokens": config.max_tokens,
-                              "response_format": TASK_LIST_RESPONSE_FORMAT}
-                llm = GatewayLLM.for_gateway(
-                    gateway, asset="expanded_tasks", partition=domain, run_id=context.run_id,
-                    generation_kwargs=generation,
-                )
-                task = TurkishTaskExpansion(llm=llm, name=EXPANSION_STEP)
-                task.load()
-                template = task.template
-                llm.template_version = template.version  # the cache key follows the prompt file
-                found, made = run_expansion(task, llm, jobs, config.max_repairs)
-                results += made
-                # KVKK-refused jobs (non-public parents for a commercial teacher) go to the local fallback.
-                blocked = [i for i, r in enumerate(made[: len(jobs)]) if r.status == "blocked_kvkk"]
-                if blocked and teacher_fallback.configured:
+                if teacher_fallback.configured:
                     fallback = fallback or teacher_fallback.open_gateway(paths.warehouse, log=context.log)
-                    fb_llm = GatewayLLM.for_gateway(fallback, asset="expanded_tasks", partition=domain,
-                                                    run_id=context.run_id, generation_kwargs=generation)
-                    fb_task = TurkishTaskExpansion(llm=fb_llm, name=EXPANSION_STEP)
-                    fb_task.load()
-                    fb_llm.template_version = template.version
-                    fb_found, fb_made = run_expansion(fb_task, fb_llm, [jobs[i] for i in blocked], config.max_repairs)
-                    results += fb_made
-                    for i, tasks in zip(blocked, fb_found):
-                        found[i] = tasks
-                model = next((r.model for r in made if r.model), None) or gateway.settings.model
+                template = template or EXPANSION.load_template()
+                found, run = run_expansion(
+                    gateway, jobs, labels[domain], partition=domain, run_id=context.run_id,
+                    params={"temperature": config.temperature, "max_tokens": config.max_tokens},
+                    max_repairs=config.max_repairs, fallback=fallback, template=template,
+                )
+                made = run.results
+                results += made
+                model = next((a.result.model for a, by in zip(run.answers, run.handled_by)
+                              if by is gateway.settings and a.result.model), None) or gateway.settings.model
                 accepted, parents, rejected = accept_candidates(
                     domain, curated, [(job.parent, tasks or []) for job, tasks in zip(jobs, found)],
                     config.target_per_domain - len(curated), config.near_duplicate_threshold,

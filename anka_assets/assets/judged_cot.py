@@ -8,6 +8,7 @@ follow from `decide`, a pure function of the row and the thresholds in `JudgeCon
 Expert verdict files are the `expert_reviews` source asset, so a saved file marks this asset stale.
 """
 
+import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,21 +28,19 @@ from dagster import (
 from pydantic import Field
 
 from anka_assets.assets import domain_table
-from anka_assets.gateway import ModelEndpoint, ModelRequest
+from anka_assets.gateway import ModelEndpoint
 from anka_assets.metadata import md_preview, md_table
 from anka_assets.model_calls import (
     Answer,
-    all_results,
-    ask_parsed,
     call_health,
     call_metrics,
-    domain_label,
     health_verdict,
     status_metadata,
 )
-from anka_assets.parsing import JUDGE_RESPONSE_FORMAT, JudgeVerdict, parse_judge
-from anka_assets.prompts import PromptTemplate, load_prompt
+from anka_assets.model_tasks import JUDGE, run_task
+from anka_assets.parsing import JudgeVerdict
 from anka_assets.resources import RefineryPaths
+from anka_assets.seed_loader import domain_labels
 from anka_assets.review import ExpertVerdict, load_reviews
 from anka_assets.schemas import JUDGED_COT_DTYPES, JudgedCotType
 from anka_assets.text.pii import find_pii
@@ -138,35 +137,15 @@ def decide(row: Mapping[str, Any], cfg: JudgeConfig, expert: ExpertVerdict | Non
     return not reasons, reasons
 
 
-def judge_requests(ok_rows: pl.DataFrame, template: PromptTemplate, cfg: JudgeConfig) -> list[ModelRequest]:
-    return [
-        ModelRequest(
-            messages=template.messages(
-                domain_label=domain_label(r["domain"]), instruction=r["instruction"],
-                steps=list(r["reasoning_steps"]), answer=r["answer"],
-            ),
-            params={"temperature": cfg.temperature, "max_tokens": cfg.max_tokens, "seed": 0,
-                    "response_format": JUDGE_RESPONSE_FORMAT},
-            template_version=template.version,
-            seed_id=r["seed_id"],
-            sensitivity=r["sensitivity"],
-            sample_index=r["sample_index"],
-        )
-        for r in ok_rows.iter_rows(named=True)
-    ]
-
-
-def without_response_format(requests: Sequence[ModelRequest]) -> list[ModelRequest]:
-    """The same verdicts asked for in the prompt only, for servers that ignore ``response_format``."""
-    from dataclasses import replace
-
-    return [replace(r, params={k: v for k, v in r.params.items() if k != "response_format"}) for r in requests]
+#: The verdict's fields, one column each in `judged_cot` (a new criterion: a field on `JudgeVerdict`, the
+#: judge's schema and parser, a column in the schema; this follows).
+VERDICT_FIELDS = tuple(f.name for f in dataclasses.fields(JudgeVerdict))
 
 
 def judge_fields(answer: Answer[JudgeVerdict] | None) -> dict[str, Any]:
     if answer is None:
-        return {"judge_model": None, "judge_status": "skipped", "judge_error": None, "dogruluk": None,
-                "kulturel_uygunluk": None, "halusinasyon": None, "halusinasyon_iddiasi": None, "gerekce": None,
+        return {"judge_model": None, "judge_status": "skipped", "judge_error": None,
+                **dict.fromkeys(VERDICT_FIELDS),
                 "judge_cached": False, "judge_prompt_tokens": 0, "judge_completion_tokens": 0, "judge_cost": 0.0}
     v, r = answer.parsed, answer.result
     status = {"ok": "ok", "parse_error": "judge_error"}.get(answer.status, answer.status)
@@ -174,9 +153,8 @@ def judge_fields(answer: Answer[JudgeVerdict] | None) -> dict[str, Any]:
     return {
         "judge_model": r.model, "judge_status": status,
         "judge_error": answer.error,
-        "dogruluk": v.dogruluk if v else None, "kulturel_uygunluk": v.kulturel_uygunluk if v else None,
-        "halusinasyon": v.halusinasyon if v else None, "halusinasyon_iddiasi": v.halusinasyon_iddiasi if v else None,
-        "gerekce": v.gerekce if v else None, "judge_cached": all(h.cached for h in answer.history),
+        **{name: getattr(v, name) if v else None for name in VERDICT_FIELDS},
+        "judge_cached": all(h.cached for h in answer.history),
         "judge_prompt_tokens": sum(h.prompt_tokens for h in made),
         "judge_completion_tokens": sum(h.completion_tokens for h in made),
         "judge_cost": float(sum(h.cost for h in made)),
@@ -229,19 +207,21 @@ def build_judged_cot(partitions_def: PartitionsDefinition):
     )
     def judged_cot(context: AssetExecutionContext, config: JudgeConfig, paths: RefineryPaths,
                    judge: ModelEndpoint, raw_cot: pl.DataFrame):
-        template = load_prompt("judge")
+        template = JUDGE.load_template()
         gateway = judge.open_gateway(paths.warehouse, log=context.log)
         frames, results, unmatched, healths = [], [], {}, []
+        labels = domain_labels(paths.seeds_dir, context.partition_keys)
         for domain in context.partition_keys:
             raw = raw_cot.filter(pl.col("domain") == domain)
             experts = load_reviews(Path(paths.reviews_dir) / f"{domain}.csv")
             unmatched[domain] = sorted(set(experts) - set(raw["row_id"].to_list()))
             ok_rows = raw.filter(pl.col("status") == "ok")
-            requests = judge_requests(ok_rows, template, config)
-            answers = ask_parsed(gateway, requests, parse_judge, asset="judged_cot", partition=domain,
-                                 run_id=context.run_id, max_repairs=config.max_repairs,
-                                 fallback_requests=without_response_format(requests))
-            results += all_results(answers)
+            run = run_task(JUDGE, gateway, [{**r, "domain_label": labels[domain]} for r in ok_rows.iter_rows(named=True)],
+                           asset="judged_cot", partition=domain, run_id=context.run_id,
+                           params={"temperature": config.temperature, "max_tokens": config.max_tokens},
+                           max_repairs=config.max_repairs, template=template)
+            answers = run.answers
+            results += run.results
             healths.append(call_health(domain, answers, config.max_failed_share))
             frames.append(judged_rows(raw, dict(zip(ok_rows["row_id"].to_list(), answers)), experts, config,
                                       template.version))

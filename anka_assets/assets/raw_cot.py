@@ -22,22 +22,20 @@ from pydantic import Field
 
 from anka_assets.assets import domain_table
 from anka_assets.fallback import TeacherFallback
-from anka_assets.gateway import ModelEndpoint, ModelGateway, ModelRequest
+from anka_assets.gateway import ModelEndpoint
 from anka_assets.gateway.endpoint import EndpointSettings
 from anka_assets.metadata import md_preview
 from anka_assets.model_calls import (
     Answer,
-    all_results,
-    ask_parsed,
     call_health,
     call_metrics,
-    domain_label,
     health_verdict,
     status_metadata,
 )
-from anka_assets.parsing import COT_RESPONSE_FORMAT, ParsedCot, parse_cot
-from anka_assets.prompts import PromptTemplate, load_prompt
+from anka_assets.model_tasks import COT, run_task
+from anka_assets.parsing import ParsedCot
 from anka_assets.resources import RefineryPaths
+from anka_assets.seed_loader import domain_labels
 from anka_assets.schemas import RAW_COT_DTYPES, RawCotType
 
 
@@ -63,41 +61,10 @@ def row_id(seed_id: str, sample_index: int) -> str:
     return f"{seed_id}-s{sample_index}"
 
 
-def cot_requests(tasks: pl.DataFrame, template: PromptTemplate, cfg: RawCotConfig) -> list[ModelRequest]:
-    """One request per (task, sample), in table order then sample order."""
-    requests = []
-    for task in tasks.iter_rows(named=True):
-        messages = template.messages(
-            domain_label=domain_label(task["domain"]), instruction=task["instruction"],
-            structured=cfg.structured_output,
-        )
-        params = {"temperature": cfg.temperature, "max_tokens": cfg.max_tokens}
-        if cfg.structured_output:
-            params["response_format"] = COT_RESPONSE_FORMAT
-        for sample in range(cfg.samples_per_task):
-            requests.append(ModelRequest(
-                messages=messages, params={**params, "seed": sample}, template_version=template.version,
-                seed_id=task["seed_id"], sensitivity=task["sensitivity"], sample_index=sample,
-            ))
-    return requests
-
-
-def ask_with_fallback(
-    gateway: ModelGateway, fallback: ModelGateway | None, requests: Sequence[ModelRequest], **kwargs
-) -> tuple[list[Answer[ParsedCot]], list[EndpointSettings]]:
-    """Ask the teacher; the requests it refused under KVKK go to the local fallback (if any) in the same
-    run. Returns the answers and, for each, the settings of the endpoint that handled it last."""
-    tagged = kwargs.pop("fallback_requests", None)  # the same requests without response_format
-    answers = ask_parsed(gateway, requests, parse_cot, fallback_requests=tagged, **kwargs)
-    handled_by = [gateway.settings] * len(answers)
-    redo = [i for i, a in enumerate(answers) if a.status == "blocked_kvkk"]
-    if fallback is not None and redo:
-        redo_tagged = [tagged[i] for i in redo] if tagged is not None else None
-        for i, answer in zip(redo, ask_parsed(fallback, [requests[i] for i in redo], parse_cot,
-                                              fallback_requests=redo_tagged, **kwargs)):
-            answers[i] = answer
-            handled_by[i] = fallback.settings
-    return answers, handled_by
+def cot_task_rows(tasks: pl.DataFrame, samples: int, label: str) -> list[dict]:
+    """The rows `COT` runs over: one per (task, sample), in table order then sample order. Pure."""
+    return [{**task, "sample_index": sample, "domain_label": label}
+            for task in tasks.iter_rows(named=True) for sample in range(samples)]
 
 
 def cot_rows(
@@ -147,24 +114,26 @@ def build_raw_cot(partitions_def: PartitionsDefinition):
     )
     def raw_cot(context: AssetExecutionContext, config: RawCotConfig, paths: RefineryPaths,
                 teacher: ModelEndpoint, teacher_fallback: TeacherFallback, seed_tasks: pl.DataFrame):
-        template = load_prompt("cot")
+        template = COT.load_template()
         gateway = teacher.open_gateway(paths.warehouse, log=context.log)
         fallback = None
         if teacher_fallback.configured:
             teacher_fallback.check_local()
             fallback = teacher_fallback.open_gateway(paths.warehouse, log=context.log)
         frames, results, healths = [], [], []
-        tagged = config.model_copy(update={"structured_output": False}) if config.structured_output else None
+        params = {"temperature": config.temperature, "max_tokens": config.max_tokens}
+        labels = domain_labels(paths.seeds_dir, context.partition_keys)
         for domain in context.partition_keys:
             tasks = seed_tasks.filter(pl.col("domain") == domain)
-            answers, handled_by = ask_with_fallback(
-                gateway, fallback, cot_requests(tasks, template, config), asset="raw_cot",
-                partition=domain, run_id=context.run_id, max_repairs=config.max_repairs,
-                fallback_requests=cot_requests(tasks, template, tagged) if tagged is not None else None,
+            run = run_task(
+                COT, gateway, cot_task_rows(tasks, config.samples_per_task, labels[domain]),
+                asset="raw_cot", partition=domain, run_id=context.run_id, params=params,
+                structured=config.structured_output, max_repairs=config.max_repairs, fallback=fallback,
+                template=template,
             )
-            results += all_results(answers)
-            healths.append(call_health(domain, answers, config.max_failed_share))
-            frames.append(cot_rows(tasks, answers, config, template.version, handled_by))
+            results += run.results
+            healths.append(call_health(domain, run.answers, config.max_failed_share))
+            frames.append(cot_rows(tasks, run.answers, config, template.version, run.handled_by))
         df = pl.concat(frames) if frames else pl.DataFrame(schema=RAW_COT_DTYPES)
         ok = df.filter(pl.col("status") == "ok")
         not_ok = df.filter(pl.col("status") != "ok")

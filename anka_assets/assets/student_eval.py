@@ -29,9 +29,9 @@ from pydantic import Field
 
 from anka_assets.gateway import ModelEndpoint
 from anka_assets.metadata import md_table
-from anka_assets.model_calls import all_results, ask_parsed, call_metrics, status_metadata
-from anka_assets.parsing import parse_pairwise
-from anka_assets.prompts import load_prompt
+from anka_assets.model_calls import all_results, call_metrics, status_metadata
+from anka_assets.model_tasks import PAIRWISE, run_task
+from anka_assets.seed_loader import domain_labels
 from anka_assets.resources import RefineryPaths
 from anka_assets.student import evaluation, turkmorf
 from anka_assets.student.deps import cuda_available
@@ -136,13 +136,13 @@ def student_eval(context: AssetExecutionContext, config: StudentEvalConfig, path
         adapter_answers = evaluation.generate_answers(model, tokenizer, tasks, adapter=True,
                                                       max_new_tokens=config.max_new_tokens)
 
-    template = load_prompt("pairwise")
     plans = evaluation.plan_pairs(tasks, config.seed)
-    requests = evaluation.pairwise_requests(tasks, plans, base_answers, adapter_answers, template,
-                                            temperature=config.judge_temperature, max_tokens=config.judge_max_tokens)
+    rows = evaluation.pairwise_rows(tasks, plans, base_answers, adapter_answers,
+                                    domain_labels(paths.seeds_dir, {t.domain for t in tasks}))
     gateway = judge.open_gateway(paths.warehouse, log=context.log)
-    answers = ask_parsed(gateway, requests, parse_pairwise, asset="student_eval", partition=None,
-                         run_id=context.run_id, max_repairs=config.max_repairs) if requests else []
+    answers = run_task(PAIRWISE, gateway, rows, asset="student_eval", partition=None, run_id=context.run_id,
+                       params={"temperature": config.judge_temperature, "max_tokens": config.judge_max_tokens},
+                       max_repairs=config.max_repairs).answers if rows else []
     outcomes = evaluation.task_outcomes(plans, [a.parsed for a in answers])
     rows = evaluation.domain_rows(tasks, base_nll, adapter_nll, outcomes)
 

@@ -12,15 +12,13 @@ import hashlib
 import math
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from anka_assets.gateway import ModelRequest
-from anka_assets.model_calls import domain_label
-from anka_assets.parsing import PAIRWISE_RESPONSE_FORMAT, PairwiseVerdict
-from anka_assets.prompts import PromptTemplate
+from anka_assets.parsing import PairwiseVerdict
+from anka_assets.seed_loader import default_domain_label
 from anka_assets.student.deps import require, require_cuda
 from anka_assets.student.release import EvalTask
 
@@ -132,26 +130,20 @@ def plan_pairs(tasks: Sequence[EvalTask], seed: int) -> list[PairPlan]:
     return plans
 
 
-def pairwise_requests(tasks: Sequence[EvalTask], plans: Sequence[PairPlan], base_answers: Sequence[str],
-                      adapter_answers: Sequence[str], template: PromptTemplate, *, temperature: float,
-                      max_tokens: int) -> list[ModelRequest]:
-    """Two requests per task: (A, B) in the planned first order, then swapped. Eval tasks carry no
-    sensitivity label, so they are `confidential` for the gateway (fail closed: local judges only)."""
-    requests = []
+def pairwise_rows(tasks: Sequence[EvalTask], plans: Sequence[PairPlan], base_answers: Sequence[str],
+                  adapter_answers: Sequence[str], labels: Mapping[str, str] | None = None) -> list[dict]:
+    """The rows the `PAIRWISE` task runs over: two per task, (A, B) in the planned first order, then
+    swapped (``order`` 0 and 1). ``labels``: domain -> label shown to the judge (the seed file's)."""
+    rows = []
     for plan in plans:
         task = tasks[plan.task_index]
         answers = {"base": base_answers[plan.task_index], "adapter": adapter_answers[plan.task_index]}
         second = "adapter" if plan.first == "base" else "base"
         for order, (a, b) in enumerate(((plan.first, second), (second, plan.first))):
-            requests.append(ModelRequest(
-                messages=template.messages(domain_label=domain_label(task.domain), instruction=task.instruction,
-                                           answer_a=answers[a] or "(boş cevap)", answer_b=answers[b] or "(boş cevap)",
-                                           reference=task.reference),
-                params={"temperature": temperature, "max_tokens": max_tokens, "seed": 0,
-                        "response_format": PAIRWISE_RESPONSE_FORMAT},
-                template_version=template.version, seed_id=task.seed_id, sensitivity=None, sample_index=order,
-            ))
-    return requests
+            rows.append({"seed_id": task.seed_id, "order": order, "instruction": task.instruction,
+                         "domain_label": (labels or {}).get(task.domain) or default_domain_label(task.domain),
+                         "answer_a": answers[a], "answer_b": answers[b], "reference": task.reference})
+    return rows
 
 
 def winner(verdict: PairwiseVerdict | None, a_model: str) -> str | None:
