@@ -248,3 +248,26 @@ def status_metadata(statuses: Sequence[str], prefix: str = "status") -> dict[str
         **{f"{prefix}_{k}": v for k, v in sorted(counts.items())},
         f"{prefix}_counts": MetadataValue.md(md_counts(counts, prefix, "rows")),
     }
+
+
+def call_figures(results: Sequence[ModelResult], prefix: str = "") -> dict[str, Any]:
+    """One domain's call figures for its partition: :func:`call_metrics` when calls were made; otherwise
+    one word (``calls``: "all cached", "none made", "none needed") and the non-zero counts, so that a
+    cached re-run does not draw flat zero lines in the UI's plots."""
+    made = sum(not r.cached and r.status in ("ok", "failed") for r in results)
+    if made:
+        return call_metrics(results, prefix)
+    cached = sum(r.cached for r in results)
+    blocked = sum(r.status == "blocked_kvkk" for r in results)
+    word = "none needed" if not results else "all cached" if cached == len(results) else "none made"
+    out: dict[str, Any] = {f"{prefix}calls": word}
+    if cached:
+        out[f"{prefix}calls_cached"] = cached
+    if blocked:
+        out[f"{prefix}calls_blocked_kvkk"] = blocked
+    return out
+
+
+def rate(part: int, whole: int) -> float:
+    """``part / whole`` rounded to 4 places for the UI (0.0 for nothing)."""
+    return round(part / whole, 4) if whole else 0.0

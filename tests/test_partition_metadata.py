@@ -30,3 +30,53 @@ def test_two_domains_in_one_run_each_get_their_own_figures(refinery):
     assert checks and all(c.description == "domains: hukuk, tarih" for c in checks)
     not_empty = next(c for c in checks if c.check_name == "not_empty")
     assert not_empty.metadata["rows_by_domain"].value == {"hukuk": 3, "tarih": 2}
+
+
+def test_model_bound_assets_attach_each_domains_figures_to_its_own_partition(refinery):
+    import polars as pl
+
+    from anka_assets.gateway import ModelEndpoint
+    from anka_assets.simulator import SimulatorServer
+    from tests.conftest import read_table
+
+    with SimulatorServer() as teacher_sim, SimulatorServer() as judge_sim:
+        teacher, judge = (ModelEndpoint(role=role, backend="openai", base_url=sim.base_url, model=f"{role}-model",
+                                        locality="local", max_retries=6, timeout_s=5.0, max_concurrency=8)
+                          for role, sim in (("teacher", teacher_sim), ("judge", judge_sim)))
+        defs = build_definitions(refinery, teacher=teacher, judge=judge)
+        selection = ["curated_seeds", "expanded_tasks", "seed_tasks", "raw_cot", "judged_cot"]
+
+        def run():
+            result = materialize(list(defs.assets), selection=selection, resources=defs.resources, tags=BOTH,
+                                 run_config=NO_EXPANSION)
+            assert result.success
+            return result
+
+        result = run()
+        judged = read_table(refinery, "judged_cot")
+        raw = {m.partition: m.metadata for m in result.asset_materializations_for_node("raw_cot")}
+        meta = {m.partition: m.metadata for m in result.asset_materializations_for_node("judged_cot")}
+        assert set(raw) == set(meta) == {"hukuk", "tarih"}
+        for domain, rows in (("hukuk", 3), ("tarih", 2)):
+            own = judged.filter(pl.col("domain") == domain)
+            assert raw[domain]["dagster/row_count"].value == rows and meta[domain]["dagster/row_count"].value == rows
+            assert raw[domain]["status_ok"].value == rows and raw[domain]["calls_made"].value == rows
+            assert meta[domain]["passed"].value == int(own["passed"].sum())
+            assert meta[domain]["pass_rate"].value == round(own["passed"].sum() / rows, 4)
+            assert meta[domain]["calls_made"].value == rows  # the judge's calls for this domain only
+            previews = meta[domain]["preview_passed"].value + meta[domain]["preview_rejected"].value
+            others = judged.filter(pl.col("domain") != domain)["row_id"].to_list()
+            assert all(r in previews for r in own["row_id"]) and not any(r in previews for r in others)
+            assert not any(r in raw[domain]["preview_ok"].value for r in others)
+            assert raw[domain]["teacher_model"].value == "teacher-model"  # run-wide facts on every partition
+        check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "pass_rate")
+        assert check.description.startswith("domains: hukuk, tarih")
+        by_domain = check.metadata["pass_rate_by_domain"].value
+        assert by_domain == {d: meta[d]["pass_rate"].value for d in ("hukuk", "tarih")}
+        assert check.passed == all(rate >= 0.5 for rate in by_domain.values())
+
+        cached = run()  # nothing changed: every call from the cache, said in a word, no zero-valued plots
+        for node in ("raw_cot", "judged_cot"):
+            for m in cached.asset_materializations_for_node(node):
+                assert m.metadata["calls"].value == "all cached" and "calls_made" not in m.metadata
+                assert m.metadata["calls_cached"].value == {"hukuk": 3, "tarih": 2}[m.partition]

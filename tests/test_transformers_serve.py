@@ -109,7 +109,7 @@ def test_raw_cot_and_judged_cot_against_transformers_serve(server, refinery):
     assert again.success
     for node in ("raw_cot", "judged_cot"):
         meta = again.asset_materializations_for_node(node)[0].metadata
-        assert meta["calls_made"].value == 0 and meta["calls_cached"].value == 2
+        assert meta["calls"].value == "all cached" and meta["calls_cached"].value == 2 and "calls_made" not in meta
 
 
 def test_usual_mistakes_are_explained_in_the_servers_words(server, tmp_path):

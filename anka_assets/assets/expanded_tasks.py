@@ -28,8 +28,8 @@ from anka_assets.dedup import NearDuplicateIndex
 from anka_assets.assets import domain_table
 from anka_assets.fallback import TeacherFallback
 from anka_assets.gateway import ModelEndpoint, ModelGateway
-from anka_assets.metadata import md_counts, md_preview, md_table
-from anka_assets.model_calls import call_metrics
+from anka_assets.metadata import add_domain_metadata, md_counts, md_preview
+from anka_assets.model_calls import call_figures
 from anka_assets.model_tasks import EXPANSION, TaskRun, run_task
 from anka_assets.prompts import PromptTemplate
 from anka_assets.resources import RefineryPaths
@@ -196,8 +196,7 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
     )
     def expanded_tasks(context: AssetExecutionContext, config: ExpansionConfig, paths: RefineryPaths,
                        teacher: ModelEndpoint, teacher_fallback: TeacherFallback, curated_seeds: pl.DataFrame):
-        frames, meta_rows, results = [], [], []
-        rejected_total: Counter = Counter()
+        frames = []
         gateway = fallback = template = None
         if teacher_fallback.configured:
             teacher_fallback.check_local()
@@ -205,7 +204,7 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
         for domain in context.partition_keys:
             curated = tasks_from_frame(curated_seeds.filter(pl.col("domain") == domain))
             jobs = plan_expansion(curated, config)
-            accepted, parents, rejected = [], [], Counter()
+            accepted, parents, rejected, made = [], [], Counter(), []
             if jobs:
                 gateway = gateway or teacher.open_gateway(paths.warehouse, log=context.log)
                 if teacher_fallback.configured:
@@ -217,7 +216,6 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
                     max_repairs=config.max_repairs, fallback=fallback, template=template,
                 )
                 made = run.results
-                results += made
                 model = next((a.result.model for a, by in zip(run.answers, run.handled_by)
                               if by is gateway.settings and a.result.model), None) or gateway.settings.model
                 accepted, parents, rejected = accept_candidates(
@@ -226,18 +224,23 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
                     source=f"teacher:{model} ({template.version})",
                 )
                 rejected["request_without_tasks"] += sum(tasks is None for tasks in found)
-            frames.append(tasks_frame(accepted, origin="expanded", parents=parents))
-            rejected_total += rejected
-            meta_rows.append((domain, len(curated), len(jobs), len(accepted), sum(rejected.values())))
+            frame = tasks_frame(accepted, origin="expanded", parents=parents)
+            frames.append(frame)
+            add_domain_metadata(context, domain, {
+                "dagster/row_count": len(frame),
+                "curated": len(curated),
+                "requests": len(jobs),
+                **{f"rejected_{k}": v for k, v in sorted(rejected.items())},
+                "rejected_by_reason": MetadataValue.md(md_counts(rejected, "reason", "candidates")),
+                **call_figures(made),
+                "preview": MetadataValue.md(md_preview(frame, ["seed_id", "sensitivity", "instruction"], n=10)),
+            })
             context.log.info(f"{domain}: {len(accepted)} new tasks from {len(jobs)} requests; rejected {dict(rejected)}")
         df = pl.concat(frames) if frames else tasks_frame([])
-        yield Output(df, metadata={
-            "dagster/row_count": len(df),
-            "domains": MetadataValue.md(md_table(meta_rows, ["domain", "curated", "requests", "accepted", "rejected"])),
-            **{f"rejected_{k}": v for k, v in sorted(rejected_total.items())},
-            "rejected_by_reason": MetadataValue.md(md_counts(rejected_total, "reason", "candidates")),
-            **call_metrics(results),
-            "preview": MetadataValue.md(md_preview(df, ["seed_id", "sensitivity", "instruction"], n=10)),
+        yield Output(df, metadata={  # run-wide facts; each domain's figures are on its own partition
+            "teacher_endpoint": gateway.settings.endpoint if gateway else "not asked",
+            "teacher_model": gateway.settings.model if gateway else "not asked",
+            "template_version": template.version if template else "not asked",
         })
 
     return expanded_tasks

@@ -28,12 +28,14 @@ from dagster import (
 from pydantic import Field
 
 from anka_assets.assets import domain_table
-from anka_assets.gateway import ModelEndpoint
-from anka_assets.metadata import md_preview, md_table
+from anka_assets.gateway import ModelEndpoint, ModelResult
+from anka_assets.metadata import add_domain_metadata, md_preview, md_table
 from anka_assets.model_calls import (
     Answer,
+    CallHealth,
+    call_figures,
     call_health,
-    call_metrics,
+    rate,
     health_verdict,
     status_metadata,
 )
@@ -191,6 +193,50 @@ def score_distribution(df: pl.DataFrame) -> str:
     return md_table(rows, ["score", "doğruluk", "kültürel uygunluk"])
 
 
+def domain_metadata(df: pl.DataFrame, results: Sequence[ModelResult], unmatched: Sequence[str],
+                    health: CallHealth) -> dict[str, Any]:
+    """One domain's figures, for its own partition."""
+    passed = int(df["passed"].sum())
+    reasons = Counter(reason for rs in df["reject_reasons"].to_list() for reason in rs)
+    meta: dict[str, Any] = {
+        "dagster/row_count": len(df),
+        "passed": passed,
+        "pass_rate": MetadataValue.float(rate(passed, len(df))),
+        **status_metadata(df["judge_status"].to_list(), prefix="judge_status"),
+        "reject_reasons": MetadataValue.md(md_table(sorted(reasons.items()), ["reason", "rows"])),
+        **{f"rejected_{k}": v for k, v in sorted(reasons.items())},
+        "expert_verdicts": int(df["expert_verdict"].is_not_null().sum()),
+        "score_distribution": MetadataValue.md(score_distribution(df)),
+        **call_figures(results),
+        "preview_passed": MetadataValue.md(md_preview(
+            df.filter(pl.col("passed")), ["row_id", "instruction", "answer", "dogruluk", "kulturel_uygunluk"], n=5, width=120)),
+        "preview_rejected": MetadataValue.md(md_preview(
+            df.filter(~pl.col("passed")), ["row_id", "reject_reasons", "judge_error", "answer"], n=10, width=120)),
+    }
+    if unmatched:
+        meta["reviews_unmatched"] = MetadataValue.json(list(unmatched[:20]))
+    if health.failed:
+        meta["model_call_failures"] = health.describe()
+    return meta
+
+
+def pass_rate_check(df: pl.DataFrame, domains: Sequence[str], floor: float) -> AssetCheckResult:
+    """The `pass_rate` check over the domains of one run: which it covers, each one's rate, which failed."""
+    rates = {}
+    for domain in domains:
+        rows = df.filter(pl.col("domain") == domain)
+        rates[domain] = rate(int(rows["passed"].sum()), len(rows))
+    below = [d for d in domains if rates[d] < floor]
+    return AssetCheckResult(
+        check_name="pass_rate", passed=not below, severity=AssetCheckSeverity.WARN,
+        description=f"domains: {', '.join(domains) or 'no domain'}"
+        + (f"; under the floor {floor}: {', '.join(below)}" if below else ""),
+        metadata={"domains": MetadataValue.json(list(domains)), "pass_rate_by_domain": MetadataValue.json(rates),
+                  "failed_domains": MetadataValue.json(below), "floor": MetadataValue.float(floor),
+                  "pass_rate": MetadataValue.float(rate(int(df["passed"].sum()), len(df)))},
+    )
+
+
 def build_judged_cot(partitions_def: PartitionsDefinition):
     @domain_table(
         partitions_def,
@@ -209,51 +255,33 @@ def build_judged_cot(partitions_def: PartitionsDefinition):
                    judge: ModelEndpoint, raw_cot: pl.DataFrame):
         template = JUDGE.load_template()
         gateway = judge.open_gateway(paths.warehouse, log=context.log)
-        frames, results, unmatched, healths = [], [], {}, []
+        frames, healths = [], []
         labels = domain_labels(paths.seeds_dir, context.partition_keys)
         for domain in context.partition_keys:
             raw = raw_cot.filter(pl.col("domain") == domain)
             experts = load_reviews(Path(paths.reviews_dir) / f"{domain}.csv")
-            unmatched[domain] = sorted(set(experts) - set(raw["row_id"].to_list()))
+            unmatched = sorted(set(experts) - set(raw["row_id"].to_list()))
             ok_rows = raw.filter(pl.col("status") == "ok")
             run = run_task(JUDGE, gateway, [{**r, "domain_label": labels[domain]} for r in ok_rows.iter_rows(named=True)],
                            asset="judged_cot", partition=domain, run_id=context.run_id,
                            params={"temperature": config.temperature, "max_tokens": config.max_tokens},
                            max_repairs=config.max_repairs, template=template)
             answers = run.answers
-            results += run.results
-            healths.append(call_health(domain, answers, config.max_failed_share))
-            frames.append(judged_rows(raw, dict(zip(ok_rows["row_id"].to_list(), answers)), experts, config,
-                                      template.version))
+            health = call_health(domain, answers, config.max_failed_share)
+            healths.append(health)
+            frame = judged_rows(raw, dict(zip(ok_rows["row_id"].to_list(), answers)), experts, config, template.version)
+            frames.append(frame)
+            add_domain_metadata(context, domain, domain_metadata(frame, run.results, unmatched, health))
         df = pl.concat(frames) if frames else pl.DataFrame(schema=JUDGED_COT_DTYPES)
-        pass_rate = float(df["passed"].mean()) if len(df) else 0.0
-        reasons = Counter(reason for rs in df["reject_reasons"].to_list() for reason in rs)
         health_meta, failure = health_verdict("judged_cot", healths, context.log)
-        yield Output(df, metadata={
+        yield Output(df, metadata={  # run-wide facts; each domain's figures are on its own partition
             **health_meta,
             "judge_capabilities": MetadataValue.json(dict(gateway.capabilities)),
-            "dagster/row_count": len(df),
-            "passed": int(df["passed"].sum()),
-            "pass_rate": MetadataValue.float(round(pass_rate, 4)),
             "judge_endpoint": gateway.settings.endpoint,
             "judge_model": gateway.settings.model,
             "template_version": template.version,
-            **status_metadata(df["judge_status"].to_list(), prefix="judge_status"),
-            "reject_reasons": MetadataValue.md(md_table(sorted(reasons.items()), ["reason", "rows"])),
-            **{f"rejected_{k}": v for k, v in sorted(reasons.items())},
-            "expert_verdicts": int(df["expert_verdict"].is_not_null().sum()),
-            "reviews_unmatched": MetadataValue.json({d: ids[:20] for d, ids in unmatched.items() if ids}),
-            "score_distribution": MetadataValue.md(score_distribution(df)),
-            **call_metrics(results),
-            "preview_passed": MetadataValue.md(md_preview(
-                df.filter(pl.col("passed")), ["row_id", "instruction", "answer", "dogruluk", "kulturel_uygunluk"], n=5, width=120)),
-            "preview_rejected": MetadataValue.md(md_preview(
-                df.filter(~pl.col("passed")), ["row_id", "reject_reasons", "judge_error", "answer"], n=10, width=120)),
         })
-        yield AssetCheckResult(
-            check_name="pass_rate", passed=pass_rate >= config.pass_rate_floor, severity=AssetCheckSeverity.WARN,
-            metadata={"pass_rate": pass_rate, "floor": config.pass_rate_floor},
-        )
+        yield pass_rate_check(df, list(context.partition_keys), config.pass_rate_floor)
         if failure is not None:
             raise failure  # after the rows are stored: they stay, and the run is failed
 

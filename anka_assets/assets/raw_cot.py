@@ -22,13 +22,15 @@ from pydantic import Field
 
 from anka_assets.assets import domain_table
 from anka_assets.fallback import TeacherFallback
-from anka_assets.gateway import ModelEndpoint
+from anka_assets.gateway import ModelEndpoint, ModelResult
 from anka_assets.gateway.endpoint import EndpointSettings
-from anka_assets.metadata import md_preview
+from anka_assets.metadata import add_domain_metadata, md_preview
 from anka_assets.model_calls import (
     Answer,
+    CallHealth,
+    call_figures,
     call_health,
-    call_metrics,
+    rate,
     health_verdict,
     status_metadata,
 )
@@ -102,6 +104,24 @@ def cot_rows(
     return pl.DataFrame(rows, schema=RAW_COT_DTYPES)
 
 
+def domain_metadata(df: pl.DataFrame, results: Sequence[ModelResult], health: CallHealth) -> dict:
+    """One domain's figures, for its own partition."""
+    ok = df.filter(pl.col("status") == "ok")
+    not_ok = df.filter(pl.col("status") != "ok")
+    meta = {
+        "dagster/row_count": len(df),
+        "ok_rate": MetadataValue.float(rate(len(ok), len(df))),
+        **status_metadata(df["status"].to_list()),
+        "rows_served_by_fallback": int((df["served_by"] == "teacher_fallback").sum()),
+        **call_figures(results),
+        "preview_ok": MetadataValue.md(md_preview(ok, ["row_id", "instruction", "reasoning", "answer"], n=5, width=160)),
+        "preview_not_ok": MetadataValue.md(md_preview(not_ok, ["row_id", "status", "error"], n=10, width=160)),
+    }
+    if health.failed:
+        meta["model_call_failures"] = health.describe()
+    return meta
+
+
 def build_raw_cot(partitions_def: PartitionsDefinition):
     @domain_table(
         partitions_def,
@@ -120,7 +140,7 @@ def build_raw_cot(partitions_def: PartitionsDefinition):
         if teacher_fallback.configured:
             teacher_fallback.check_local()
             fallback = teacher_fallback.open_gateway(paths.warehouse, log=context.log)
-        frames, results, healths = [], [], []
+        frames, healths = [], []
         params = {"temperature": config.temperature, "max_tokens": config.max_tokens}
         labels = domain_labels(paths.seeds_dir, context.partition_keys)
         for domain in context.partition_keys:
@@ -131,27 +151,21 @@ def build_raw_cot(partitions_def: PartitionsDefinition):
                 structured=config.structured_output, max_repairs=config.max_repairs, fallback=fallback,
                 template=template,
             )
-            results += run.results
-            healths.append(call_health(domain, run.answers, config.max_failed_share))
-            frames.append(cot_rows(tasks, run.answers, config, template.version, run.handled_by))
+            health = call_health(domain, run.answers, config.max_failed_share)
+            healths.append(health)
+            frame = cot_rows(tasks, run.answers, config, template.version, run.handled_by)
+            frames.append(frame)
+            add_domain_metadata(context, domain, domain_metadata(frame, run.results, health))
         df = pl.concat(frames) if frames else pl.DataFrame(schema=RAW_COT_DTYPES)
-        ok = df.filter(pl.col("status") == "ok")
-        not_ok = df.filter(pl.col("status") != "ok")
         health_meta, failure = health_verdict("raw_cot", healths, context.log)
-        yield Output(df, metadata={
+        yield Output(df, metadata={  # run-wide facts; each domain's figures are on its own partition
             **health_meta,
             "teacher_capabilities": MetadataValue.json(dict(gateway.capabilities)),
-            "dagster/row_count": len(df),
             "teacher_endpoint": gateway.settings.endpoint,
             "teacher_model": gateway.settings.model,
             "teacher_locality": str(gateway.settings.locality),
             "fallback_endpoint": fallback.settings.endpoint if fallback else "none",
-            "rows_served_by_fallback": int((df["served_by"] == "teacher_fallback").sum()),
             "template_version": template.version,
-            **status_metadata(df["status"].to_list()),
-            **call_metrics(results),
-            "preview_ok": MetadataValue.md(md_preview(ok, ["row_id", "instruction", "reasoning", "answer"], n=5, width=160)),
-            "preview_not_ok": MetadataValue.md(md_preview(not_ok, ["row_id", "status", "error"], n=10, width=160)),
         })
         if failure is not None:
             raise failure  # after the rows are stored: they stay, and the run is failed
