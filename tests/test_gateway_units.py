@@ -303,3 +303,51 @@ def test_model_endpoint_resource_resolves_env_at_execution_time(monkeypatch):
     fields = ModelEndpoint.model_fields
     assert "api_key" not in fields and all(f.description for f in fields.values())
     assert isinstance(override.open_gateway("/tmp/unused.duckdb"), ModelGateway)
+
+
+def test_model_endpoint_fields_are_typed_and_validated_once(monkeypatch):
+    from pydantic import ValidationError
+
+    from anka_assets.gateway.resource import Backend, Locality
+
+    endpoint = ModelEndpoint(role="judge", backend="OpenAI", locality="local", base_url="http://127.0.0.1:9/v1",
+                             model="m", max_concurrency=3)
+    assert endpoint.backend is Backend.openai and endpoint.locality is Locality.local
+    for bad in ({"max_concurrency": 0}, {"timeout_s": -1.0}, {"max_retries": -1}, {"backend": "grpc"},
+                {"price_input_per_mtok": -0.5}):
+        with pytest.raises(ValidationError):
+            ModelEndpoint(role="judge", **bad)
+    # A typed field wins and its variable is not even parsed; blank fields still come from the environment.
+    monkeypatch.setenv("ANKA_JUDGE_MAX_CONCURRENCY", "many")
+    monkeypatch.setenv("ANKA_JUDGE_TIMEOUT_S", "7.5")
+    s = endpoint.settings()
+    assert (s.backend, s.locality, s.max_concurrency, s.timeout_s) == ("openai", "local", 3, 7.5)
+    with pytest.raises(ValueError, match="ANKA_JUDGE_MAX_CONCURRENCY='many'"):
+        ModelEndpoint(role="judge").settings()
+
+
+def test_model_endpoint_closes_the_gateways_a_step_opened(monkeypatch, tmp_path):
+    import dagster as dg
+
+    closed, opened = [], []
+    original = ModelGateway.close
+
+    def close(self):
+        closed.append(self)
+        original(self)
+
+    monkeypatch.setattr(ModelGateway, "close", close)
+
+    @dg.asset
+    def uses_a_model(judge: ModelEndpoint) -> None:
+        opened.append(judge.open_gateway(tmp_path / "w.duckdb"))
+        assert not closed  # open for the whole step
+
+    for k in ("BASE_URL", "BACKEND", "MODEL"):
+        monkeypatch.delenv(f"ANKA_JUDGE_{k}", raising=False)
+    assert dg.materialize([uses_a_model], resources={"judge": ModelEndpoint(role="judge")}).success
+    assert len(opened) == 1 and closed == opened
+    with pytest.raises(dg.DagsterInvalidConfigError, match="not in enum type Locality got abroad"):
+        dg.materialize([uses_a_model], resources={"judge": ModelEndpoint.configure_at_launch()},
+                       run_config={"resources": {"judge": {"config": {"role": "judge", "locality": "abroad"}}}})
+    assert len(opened) == 1  # refused by the config schema, before the step ran

@@ -28,6 +28,16 @@ LOCALITIES = ("local", "commercial")
 SIMULATOR_MODEL = "anka-simulator"
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
+#: Marks "read the key from ANKA_<ROLE>_API_KEY" in :meth:`EndpointSettings.resolve`.
+_FROM_ENV: Any = object()
+#: Typed settings and the ``ANKA_<ROLE>_`` variable each one replaces.
+_ENV_NAMES = {
+    "backend": "BACKEND", "base_url": "BASE_URL", "model": "MODEL", "locality": "LOCALITY",
+    "max_concurrency": "MAX_CONCURRENCY", "timeout_s": "TIMEOUT_S", "max_retries": "MAX_RETRIES",
+    "price_input_per_mtok": "PRICE_INPUT_PER_MTOK", "price_output_per_mtok": "PRICE_OUTPUT_PER_MTOK",
+    "adaptive_concurrency": "ADAPTIVE_CONCURRENCY",
+}
+
 _ROLE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -219,10 +229,28 @@ class EndpointSettings:
         ``MAX_RETRIES``, ``ADAPTIVE_CONCURRENCY``, ``PRICE_INPUT_PER_MTOK``, ``PRICE_OUTPUT_PER_MTOK``, ``BACKEND`` (default
         ``openai`` when ``BASE_URL`` is set, else ``simulator``).
         """
+        return cls.resolve(role, environ)
+
+    @classmethod
+    def resolve(
+        cls, role: str, environ: Mapping[str, str] | None = None, *, api_key: Any = _FROM_ENV, **given: Any
+    ) -> "EndpointSettings":
+        """Settings from typed values ``given`` (already validated by their owner, e.g. the ``ModelEndpoint``
+        resource; ``None`` or ``""``: not given), else the ``ANKA_<ROLE>_*`` variables, else the defaults.
+
+        The variables are the only strings parsed here, and only those of fields not given; ``api_key``
+        (when passed, even as None) replaces ``ANKA_<ROLE>_API_KEY``."""
         env = os.environ if environ is None else environ
         prefix = env_prefix(role)
+        unknown = set(given) - set(_ENV_NAMES)
+        if unknown:
+            raise TypeError(f"unknown endpoint settings {sorted(unknown)}")
+        given = {k: v for k, v in given.items() if v is not None and v != ""}
+        skipped = {_ENV_NAMES[k] for k in given}
 
         def get(name: str) -> str | None:
+            if name in skipped:
+                return None  # the typed value wins; the variable is not even read
             value = env.get(prefix + name)
             if value is None or value.strip() == "":
                 return None
@@ -242,21 +270,23 @@ class EndpointSettings:
                 ) from None
             return value
 
-        base_url = get("BASE_URL")
-        if base_url is not None:
+        base_url = given.get("base_url") or get("BASE_URL")
+        if "base_url" not in given and base_url is not None:
             if not all(_check_url(u) for u in split_base_urls(base_url) or (base_url,)):
                 raise ValueError(
                     f"{prefix}BASE_URL is not valid; allowed values: an http(s) URL such as "
                     "http://127.0.0.1:8000/v1, or several replicas of the same model, comma separated"
                 )
         backend_raw = get("BACKEND")
-        if backend_raw is None:
+        if "backend" in given:
+            backend = given["backend"]
+        elif backend_raw is None:
             backend = "openai" if base_url else "simulator"
         else:
             backend = _allowed(prefix + "BACKEND", backend_raw, BACKENDS)
         locality_raw = get("LOCALITY")
-        locality = _allowed(prefix + "LOCALITY", locality_raw, LOCALITIES) if locality_raw else None
-        model = get("MODEL")
+        locality = given.get("locality") or (_allowed(prefix + "LOCALITY", locality_raw, LOCALITIES) if locality_raw else None)
+        model = given.get("model") or get("MODEL")
         if model is None:
             if backend == "simulator":
                 model = SIMULATOR_MODEL
@@ -273,12 +303,16 @@ class EndpointSettings:
             ("price_input_per_mtok", "PRICE_INPUT_PER_MTOK", float, "a number >= 0", lambda v: v >= 0),
             ("price_output_per_mtok", "PRICE_OUTPUT_PER_MTOK", float, "a number >= 0", lambda v: v >= 0),
         ):
-            value = number(name, kind, rule, lambda v, ok=ok: v == v and v not in (float("inf"),) and ok(v))
+            value = given.get(key)
+            if value is None:
+                value = number(name, kind, rule, lambda v, ok=ok: v == v and v not in (float("inf"),) and ok(v))
             if value is not None:
                 kwargs[key] = value
 
         adaptive = get("ADAPTIVE_CONCURRENCY")
-        if adaptive is not None:
+        if "adaptive_concurrency" in given:
+            kwargs["adaptive_concurrency"] = bool(given["adaptive_concurrency"])
+        elif adaptive is not None:
             if adaptive.lower() not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
                 raise ValueError(f"{prefix}ADAPTIVE_CONCURRENCY={adaptive!r} is not valid; allowed values: 1 or 0")
             kwargs["adaptive_concurrency"] = adaptive.lower() in ("1", "true", "yes", "on")
@@ -288,7 +322,7 @@ class EndpointSettings:
             backend=backend,
             model=model,
             base_url=base_url,
-            api_key=get("API_KEY"),
+            api_key=get("API_KEY") if api_key is _FROM_ENV else (api_key or None),
             locality=locality,
             **kwargs,
         )
