@@ -23,6 +23,9 @@ def test_two_domains_in_one_run_each_get_their_own_figures(refinery):
     assert seeds["hukuk"]["sensitivity_public"].value == 2 and seeds["tarih"]["sensitivity_public"].value == 2
     assert seeds["hukuk"]["sensitivity_internal"].value == 1 and seeds["tarih"]["sensitivity_internal"].value == 0
     assert "Borçlar" in seeds["hukuk"]["preview"].value and "Borçlar" not in seeds["tarih"]["preview"].value
+    expanded = {m.partition: m.metadata for m in result.asset_materializations_for_node("expanded_tasks")}
+    assert expanded["hukuk"]["curated"].value == 3 and expanded["tarih"]["curated"].value == 2
+    assert all(m["calls"].value == "none needed" and m["requests"].value == 0 for m in expanded.values())
     evals = {m.partition: m.metadata for m in result.asset_materializations_for_node("eval_tasks")}
     assert evals["hukuk"]["seed_tasks"].value == 3 and evals["tarih"]["seed_tasks"].value == 2
 

@@ -1,11 +1,12 @@
 """`GatewayLLM`: a distilabel `LLM` whose every call goes through a `ModelGateway`.
 
-Any distilabel task (`TextGeneration`, `EvolInstruct`, our `TurkishTaskExpansion`, ...) can use a
-refinery endpoint this way and still gets the KVKK guard, the response cache, the audit log, retries
-and cost accounting. distilabel hands an LLM only formatted chats, so the KVKK labels of the rows
+A public adapter for users' own distilabel tasks (`TextGeneration`, `EvolInstruct`, a custom `Task`
+on a refinery prompt, ...): they use a refinery endpoint this way and still get the KVKK guard, the
+response cache, the audit log, retries and cost accounting. The refinery's assets do not use it: they
+run their model tasks through `anka_assets.model_tasks.run_task`. distilabel hands an LLM only formatted chats, so the KVKK labels of the rows
 (seed id, sensitivity, sample index, per-row parameters) are bound around the call:
 
-    llm = GatewayLLM.for_gateway(gateway, asset="expanded_tasks", partition="hukuk")
+    llm = GatewayLLM.for_gateway(gateway, asset="my_task", partition="hukuk")
     task = TextGeneration(llm=llm); task.load()
     with llm.bind([{"seed_id": ..., "sensitivity": "public"}, ...]):   # one label per input row
         rows = next(task.process(inputs))
