@@ -10,8 +10,8 @@ teacher refused under KVKK to a local fallback gateway when there is one.
 
 A row is a plain mapping (a table row, or a dict built by the asset); every task reads
 ``domain_label`` from it, which the asset takes from the seed file (see ``seed_loader.domain_labels``).
-Adding a judge criterion touches :data:`JUDGE`'s schema and parser (``parsing.py``) and the judge
-template; nothing here.
+Adding a judge criterion is a field on ``parsing.JudgeVerdict`` (the schema and parser of :data:`JUDGE`
+follow it), a rubric line in the judge template and a column in ``JudgedCotSchema``; nothing here.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from anka_assets.text.normalize import dedup_key, turkish_lower
@@ -66,31 +66,7 @@ COT_RESPONSE_FORMAT: dict[str, Any] = {
     },
 }
 
-JUDGE_RESPONSE_FORMAT: dict[str, Any] = {
-    "type": "json_schema",
-    "json_schema": {
-        "name": "judge_verdict",
-        "strict": True,
-        "schema": {
-            "type": "object",
-            "properties": {
-                "dogruluk": {"type": "integer", "minimum": SCORE_MIN, "maximum": SCORE_MAX},
-                "kulturel_uygunluk": {"type": "integer", "minimum": SCORE_MIN, "maximum": SCORE_MAX},
-                "halusinasyon": {"type": "boolean"},
-                "halusinasyon_iddiasi": {"type": ["string", "null"]},
-                "gerekce": {"type": "string"},
-            },
-            "required": [
-                "dogruluk",
-                "kulturel_uygunluk",
-                "halusinasyon",
-                "halusinasyon_iddiasi",
-                "gerekce",
-            ],
-            "additionalProperties": False,
-        },
-    },
-}
+# JUDGE_RESPONSE_FORMAT is derived from `JudgeVerdict`'s fields, below the dataclass.
 
 TASK_LIST_RESPONSE_FORMAT: dict[str, Any] = {
     "type": "json_schema",
@@ -127,13 +103,55 @@ class ParsedCot:
 
 @dataclass(frozen=True)
 class JudgeVerdict:
-    """A judge's verdict on one answer (scores 1..5)."""
+    """A judge's verdict on one answer: one field per criterion, in the order the judge answers.
+
+    The fields ARE the contract: `JUDGE_RESPONSE_FORMAT` and `parse_judge` follow them by type
+    (``int``: a score 1..5, ``bool``: a yes/no flag, ``str | None``: an optional text such as a
+    quoted claim, ``str``: a required text), and `judged_cot` stores each as a column of its name.
+    A new criterion is a field here, a line in ``prompts/judge.jinja2`` and a column in
+    ``JudgedCotSchema``."""
 
     dogruluk: int
     kulturel_uygunluk: int
     halusinasyon: bool
     halusinasyon_iddiasi: str | None
     gerekce: str
+
+
+def _verdict_kinds() -> dict[str, str]:
+    """Field name -> kind ("score", "flag", "optional_text", "text") from `JudgeVerdict`'s annotations."""
+    kinds = {}
+    for f in fields(JudgeVerdict):
+        annotation = str(f.type).replace(" ", "")
+        kind = {"int": "score", "bool": "flag", "str|None": "optional_text", "Optional[str]": "optional_text",
+                "str": "text"}.get(annotation)
+        if kind is None:  # pragma: no cover - a developer error, caught by the tests at import
+            raise TypeError(f"JudgeVerdict.{f.name}: unsupported type {f.type!r} (int, bool, str or str | None)")
+        kinds[f.name] = kind
+    return kinds
+
+
+_VERDICT_KINDS = _verdict_kinds()
+_KIND_SCHEMA: dict[str, dict[str, Any]] = {
+    "score": {"type": "integer", "minimum": SCORE_MIN, "maximum": SCORE_MAX},
+    "flag": {"type": "boolean"},
+    "optional_text": {"type": ["string", "null"]},
+    "text": {"type": "string"},
+}
+
+JUDGE_RESPONSE_FORMAT: dict[str, Any] = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "judge_verdict",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "properties": {name: dict(_KIND_SCHEMA[kind]) for name, kind in _VERDICT_KINDS.items()},
+            "required": list(_VERDICT_KINDS),
+            "additionalProperties": False,
+        },
+    },
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,7 +414,7 @@ def parse_cot(text: str) -> ParsedCot:
 # Judge verdict
 # --------------------------------------------------------------------------------------------
 
-_JUDGE_FIELDS = ("dogruluk", "kulturel_uygunluk", "halusinasyon", "halusinasyon_iddiasi", "gerekce")
+_JUDGE_FIELDS = tuple(_VERDICT_KINDS)
 _INTEGRAL_STRING = re.compile(r"^[+]?\d+(?:\.0*)?$")
 _TRUE_WORDS = frozenset({"true", "evet", "yes"})
 _FALSE_WORDS = frozenset({"false", "hayır", "hayir", "no"})
@@ -447,25 +465,24 @@ def parse_judge(text: str) -> JudgeVerdict:
     what = "judge verdict"
     text = _require_text(text, what)
     obj = _pick_object(text, _JUDGE_FIELDS, what)
-    dogruluk = _score(_field(obj, "dogruluk", what), "dogruluk", what)
-    kulturel = _score(_field(obj, "kulturel_uygunluk", what), "kulturel_uygunluk", what)
-    halusinasyon = _boolean(_field(obj, "halusinasyon", what), "halusinasyon", what)
-    claim = _field(obj, "halusinasyon_iddiasi", what)
-    if claim is not None and not isinstance(claim, str):
-        raise ParseError(
-            f"{what}: field 'halusinasyon_iddiasi' must be a string or null, got {type(claim).__name__} {_preview(claim)}"
-        )
-    claim = claim.strip() if isinstance(claim, str) and claim.strip() else None
-    gerekce = _field(obj, "gerekce", what)
-    if not isinstance(gerekce, str):
-        raise ParseError(f"{what}: field 'gerekce' must be a string, got {type(gerekce).__name__} {_preview(gerekce)}")
-    return JudgeVerdict(
-        dogruluk=dogruluk,
-        kulturel_uygunluk=kulturel,
-        halusinasyon=halusinasyon,
-        halusinasyon_iddiasi=claim,
-        gerekce=gerekce.strip(),
-    )
+    return JudgeVerdict(**{name: _verdict_value(_field(obj, name, what), name, kind, what)
+                           for name, kind in _VERDICT_KINDS.items()})
+
+
+def _verdict_value(value: Any, name: str, kind: str, what: str) -> Any:
+    if kind == "score":
+        return _score(value, name, what)
+    if kind == "flag":
+        return _boolean(value, name, what)
+    if kind == "optional_text":
+        if value is not None and not isinstance(value, str):
+            raise ParseError(
+                f"{what}: field {name!r} must be a string or null, got {type(value).__name__} {_preview(value)}"
+            )
+        return value.strip() if isinstance(value, str) and value.strip() else None
+    if not isinstance(value, str):
+        raise ParseError(f"{what}: field {name!r} must be a string, got {type(value).__name__} {_preview(value)}")
+    return value.strip()
 
 
 # --------------------------------------------------------------------------------------------

@@ -326,3 +326,19 @@ def test_parse_task_list_ok(text, expected):
 def test_parse_task_list_errors(text, message):
     with pytest.raises(ParseError, match=message):
         parse_task_list(text)
+
+
+def test_a_judge_criterion_is_declared_once_on_the_verdict():
+    """The judge's schema, parser and `judged_cot` columns all follow `JudgeVerdict`'s fields."""
+    from dataclasses import fields
+
+    from anka_assets.parsing import JudgeVerdict, parse_judge
+    from anka_assets.schemas import JUDGED_COT_DTYPES
+
+    names = [f.name for f in fields(JudgeVerdict)]
+    schema = JUDGE_RESPONSE_FORMAT["json_schema"]["schema"]
+    assert list(schema["properties"]) == names == schema["required"]
+    assert set(names) <= set(JUDGED_COT_DTYPES)
+    verdict = parse_judge('{"dogruluk": 4, "kulturel_uygunluk": "5", "halusinasyon": "hayır", '
+                          '"halusinasyon_iddiasi": " ", "gerekce": " Doğru. "}')
+    assert verdict == JudgeVerdict(4, 5, False, None, "Doğru.")
