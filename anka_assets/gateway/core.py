@@ -31,6 +31,7 @@ from anka_assets.gateway.backends import HttpBackend, VllmBackend, check_vllm_av
 from anka_assets.gateway.endpoint import EndpointSettings, url_for_messages
 from anka_assets.gateway.keys import cache_key, payload_sha256, request_body
 from anka_assets.gateway.kvkk import KvkkDecision, decide_kvkk
+from anka_assets.gateway.progress import ProgressReporter
 from anka_assets.gateway.limiter import AdaptiveLimit, Replica, ReplicaPool
 from anka_assets.gateway.retry import backoff_delay
 from anka_assets.gateway.types import (
@@ -272,6 +273,10 @@ class ModelGateway:
             del audit_rows
 
             if leaders:
+                self._progress = ProgressReporter(
+                    label=f"{asset} {partition}" if partition else asset, total=len(leaders),
+                    emit=self.log.info, cached=stats.cache_hits, blocked=stats.blocked,
+                )
                 await self._send_all(list(leaders.values()), followers, results, stats, warehouse)
         finally:
             await asyncio.shield(asyncio.to_thread(warehouse.close))
@@ -372,6 +377,7 @@ class ModelGateway:
         async def finish(p: PlannedRequest, completion: Completion | None, error: CallError | None, attempts: int, latency: float) -> None:
             completed = store.utcnow()
             stats.sent += 1
+            self._progress.answered(failed=completion is None)
             stats.retries += max(0, attempts - 1)
             latencies.append(latency)
             cache_row = None
