@@ -40,7 +40,7 @@ LAST_STEPS = [
 
 ANSWERS = [
     "«{konu}» sorusunun yanıtı şöyle özetlenebilir: {k1} konusunda belirleyici olan, ilgili kuralların ve "
-    "bağlamın birlikte değerlendirilmesidir. {K2} de bu değerlendirmede göz ardı edilmemelidir. Sonuç olarak "
+    "bağlamın birlikte değerlendirilmesidir. {k2:cap,da} bu değerlendirmede göz ardı edilmemelidir. Sonuç olarak "
     "{aci} açısından bakıldığında {k1} hakkında dengeli ve gerekçeli bir yaklaşım benimsenmelidir.",
     "{K1}, {aci} açısından ele alındığında birden fazla boyutu olan bir konudur. Temel ilke ile {k2} "
     "arasındaki ilişki doğru kurulduğunda «{konu}» sorusuna verilecek yanıt netleşir: her somut durum kendi "
@@ -60,33 +60,103 @@ PLAIN = [
     "alındığında farklı görüşler bulunduğu görülür; gerekçeli bir sonuç için bu görüşlerin karşılaştırılması "
     "gerekir.",
     "Kısaca belirtmek gerekirse, {k1} konusunda genel kabul gören yaklaşım, somut durumun koşullarına göre "
-    "değerlendirme yapılmasıdır. {K2} de bu değerlendirmenin önemli bir parçasıdır.",
+    "değerlendirme yapılmasıdır. {k2:cap,da} bu değerlendirmenin önemli bir parçasıdır.",
 ]
 
+#: Expansion task templates for every domain. ``{p}`` / ``{q}`` are :class:`~.turkish.Phrase` topics, so
+#: ``{p:cap,gen}`` capitalises and adds the genitive in harmony. Every template ends as an instruction.
 TASK_TEMPLATES = [
-    "{P} kavramını örneklerle açıklayınız.",
-    "{P} konusunun temel ilkelerini açıklayınız.",
-    "{P} ile ilgili yaygın yanılgıları açıklayınız.",
-    "{P} sürecinin aşamalarını sırasıyla açıklayınız.",
-    "{P} ile {q} arasındaki farkları karşılaştırınız.",
-    "{P} konusundaki farklı yaklaşımları avantaj ve dezavantajlarıyla karşılaştırınız.",
-    "Türkiye'deki {p} uygulamasını bir Avrupa ülkesindeki uygulamayla karşılaştırınız.",
-    "{P} konusunun toplumsal etkilerini analiz ediniz.",
-    "{P} alanında son yıllarda yaşanan değişiklikleri analiz ediniz.",
-    "{P} ile {q} arasındaki ilişkiyi analiz ediniz.",
-    "{P} konusunun ekonomik boyutunu analiz ediniz.",
-    "{P} ile ilgili basit bir sayısal örnek oluşturarak sonucu adım adım hesaplayınız.",
-    "Bir KOBİ için {p} kapsamında ortaya çıkacak yıllık maliyeti varsayımsal verilerle hesaplayınız.",
-    "{P} konusunda verilen oranlara göre yüzde değişimi hesaplayınız.",
-    "Vaka: Ankara'da yaşayan bir öğretmen {p} ile ilgili bir sorunla karşılaşıyor. Hangi adımları "
-    "izlemesi gerektiğini açıklayınız.",
-    "Vaka: İzmir'de küçük bir işletme {p} nedeniyle zor bir durumda kalmıştır. İşletmeye ne önerirsiniz?",
-    "Vaka: Bir belediye {p} konusunda yeni bir düzenleme yapmak istiyor. Olası sonuçları değerlendiriniz.",
-    "Vaka: Bir üniversite öğrencisi {p} ile {q} arasında seçim yapmak zorunda. Gerekçeli bir öneri sununuz.",
-    "{P} konusunu lise öğrencilerine anlatacak kısa bir ders planı hazırlayınız.",
-    "{P} hakkında sık sorulan üç soruyu ve yanıtlarını yazınız.",
-    "{P} konusunun tarihsel gelişimini kronolojik olarak özetleyiniz.",
+    "{p:cap} kavramını örneklerle açıklayınız.",
+    "{p:cap} konusunun temel ilkelerini açıklayınız.",
+    "{p:cap} ile ilgili yaygın yanılgıları açıklayınız.",
+    "{p:cap} ile {q} arasındaki farkları karşılaştırınız.",
+    "{p:cap} ile {q} arasındaki ilişkiyi analiz ediniz.",
+    "Türkiye'de {p:gen} son yirmi yıldaki gelişimini değerlendiriniz.",
+    "{p:cap,gen} Türkiye açısından önemini gerekçeleriyle açıklayınız.",
+    "{p:cap} konusunu lise öğrencilerine anlatacak kısa bir ders planı hazırlayınız.",
+    "{p:cap} hakkında sık sorulan üç soruyu yanıtlarıyla birlikte yazınız.",
+    "{p:cap} konusunda Türkiye'deki uygulamayı bir Avrupa Birliği ülkesindeki uygulamayla karşılaştırınız.",
+    "{p:cap} konusunun toplumsal ve ekonomik etkilerini analiz ediniz.",
+    "{p:cap,dat} ilişkin temel kavramları kısa tanımlarla sıralayınız.",
 ]
+
+#: Domain-specific templates (added to :data:`TASK_TEMPLATES` for that domain).
+DOMAIN_TASK_TEMPLATES: dict[str, list[str]] = {
+    "hukuk": [
+        "Vaka: Bir vatandaş {p:dat} ilişkin bir uyuşmazlıkla karşılaşıyor. Başvurabileceği hukuki yolları "
+        "sırasıyla açıklayınız.",
+        "{p:cap} konusunda Yargıtay'ın yerleşik yaklaşımını varsayımsal bir olay üzerinden açıklayınız.",
+    ],
+    "ekonomi": [
+        "{p:cap} ile ilgili varsayımsal verilerle basit bir sayısal örnek kurarak sonucu adım adım hesaplayınız.",
+        "Vaka: İzmir'de küçük bir işletme {p} nedeniyle nakit sıkıntısı yaşıyor. İşletmeye yapılabilecek "
+        "önerileri gerekçeleriyle sıralayınız.",
+    ],
+    "finans": [
+        "{p:cap} ile ilgili varsayımsal verilerle basit bir sayısal örnek kurarak sonucu adım adım hesaplayınız.",
+        "Bir KOBİ'nin {p} kapsamında karşılaşabileceği riskleri ve maliyetleri varsayımsal verilerle "
+        "hesaplayınız.",
+    ],
+    "tarih": [
+        "{p:cap,abl} önceki ve sonraki gelişmeleri kronolojik olarak özetleyiniz.",
+        "{p:cap} konusunu dönemin birincil kaynaklarına dayanarak değerlendiriniz.",
+    ],
+    "cografya": [
+        "{p:cap} konusunu Türkiye'den örnek bölgelerle açıklayınız.",
+        "Bir harita üzerinde {p:gen} Türkiye'deki dağılımını yorumlayınız.",
+    ],
+    "edebiyat": [
+        "{p:cap} konusunu bir şiir ya da roman örneği üzerinden inceleyiniz.",
+        "{p:cap} ile {q} arasındaki benzerlikleri ve farklılıkları tartışınız.",
+    ],
+    "saglik": [
+        "Bir aile sağlığı merkezinde {p} konusunda yapılacak bilgilendirmenin ana başlıklarını sıralayınız.",
+        "{p:cap} konusunda hasta ve sağlık çalışanının sorumluluklarını karşılaştırınız.",
+    ],
+    "kamu_yonetimi": [
+        "Vaka: Bir belediye {p} konusunda yeni bir düzenleme yapmak istiyor. Olası sonuçlarını değerlendiriniz.",
+        "{p:cap} konusunda merkezî yönetim ile yerel yönetimlerin görev paylaşımını açıklayınız.",
+    ],
+}
+
+#: Real Turkish topics per domain (nominative noun phrases; proper names capitalised).
+DOMAIN_TOPICS: dict[str, list[str]] = {
+    "hukuk": [
+        "kıdem tazminatı", "haksız tahrik", "işe iade davası", "idari para cezası", "zamanaşımı",
+        "boşanma davası", "yasal mirasçılık", "tüketici hakem heyeti", "Türk Ceza Kanunu",
+        "Türk Medeni Kanunu", "Anayasa Mahkemesi", "kira sözleşmesi",
+    ],
+    "tarih": [
+        "Tanzimat Fermanı", "Amasya Genelgesi", "Lozan Antlaşması", "Kurtuluş Savaşı", "harf devrimi",
+        "Osmanlı tımar sistemi", "Meşrutiyet dönemi", "Malazgirt Savaşı", "çok partili hayata geçiş",
+        "Sakarya Meydan Muharebesi",
+    ],
+    "ekonomi": [
+        "enflasyon", "katma değer vergisi", "cari açık", "asgari ücret", "merkez bankası bağımsızlığı",
+        "işsizlik sigortası", "dış ticaret dengesi", "kurumlar vergisi", "faiz oranları", "gelir dağılımı",
+    ],
+    "finans": [
+        "mevduat sigortası", "katılım bankacılığı", "halka arz", "kredi kartı faizi", "bireysel emeklilik sistemi",
+        "Borsa İstanbul", "döviz kuru riski", "tahvil getirisi", "finansal kiralama", "kredi notu",
+    ],
+    "cografya": [
+        "karstik yer şekilleri", "Akdeniz iklimi", "heyelan riski", "Güneydoğu Anadolu Projesi",
+        "nüfus yoğunluğu", "Tuz Gölü", "deprem kuşakları", "fay hatları", "Ergene Havzası", "iç göç",
+    ],
+    "edebiyat": [
+        "Tanzimat edebiyatı", "Servet-i Fünun", "halk şiiri", "divan edebiyatı", "Garip akımı",
+        "Köy Enstitüleri", "aruz ölçüsü", "hece ölçüsü", "Milli Edebiyat akımı", "Cumhuriyet dönemi romanı",
+    ],
+    "saglik": [
+        "aile hekimliği", "genel sağlık sigortası", "koruyucu sağlık hizmetleri", "akılcı ilaç kullanımı",
+        "aşı takvimi", "hasta hakları", "sevk zinciri", "ağız ve diş sağlığı", "obezite", "antibiyotik direnci",
+    ],
+    "kamu_yonetimi": [
+        "yerel yönetimler", "büyükşehir belediyesi", "kamu ihalesi", "e-Devlet hizmetleri", "Sayıştay denetimi",
+        "il özel idaresi", "bilgi edinme hakkı", "memur disiplin cezaları", "stratejik planlama",
+        "Kamu Denetçiliği Kurumu",
+    ],
+}
 
 GEREKCE_HIGH = [
     "Yanıt soruyu doğru ve eksiksiz karşılıyor; akıl yürütme adımları tutarlı ve Türkçe ifade doğal.",
@@ -107,3 +177,15 @@ FILLER_WORDS = [
     "analiz", "karar", "görüş", "bilgi", "kural",
 ]
 
+
+#: Words that point at a domain when a prompt has no ``Alan:`` line (lowercase, Turkish-folded).
+DOMAIN_HINTS: dict[str, tuple[str, ...]] = {
+    "hukuk": ("kanun", "dava", "mahkeme", "hukuk", "sözleşme", "miras", "tazminat"),
+    "tarih": ("osmanlı", "savaş", "antlaşma", "ferman", "padişah", "cumhuriyet'in ilan", "meşrutiyet"),
+    "ekonomi": ("enflasyon", "vergi", "faiz", "ekonomi", "büyüme", "işsizlik", "ücret"),
+    "finans": ("banka", "borsa", "kredi", "mevduat", "tahvil", "yatırım", "sigorta"),
+    "cografya": ("iklim", "nüfus", "bölge", "akarsu", "dağ", "ova", "deprem"),
+    "edebiyat": ("şiir", "roman", "edebiyat", "şair", "yazar", "hikâye", "divan"),
+    "saglik": ("sağlık", "hasta", "hekim", "ilaç", "hastane", "aşı", "tedavi"),
+    "kamu_yonetimi": ("belediye", "kamu", "memur", "idare", "bakanlık", "valilik", "yönetim"),
+}

@@ -24,10 +24,14 @@ from anka_assets.simulator.banks import (
     MIDDLE_STEPS,
     NUMBER_STEP,
     PLAIN,
+    DOMAIN_TASK_TEMPLATES,
+    DOMAIN_TOPICS,
     TASK_TEMPLATES,
 )
 from anka_assets.simulator.extract import (
     FALLBACK_TOPICS,
+    domain_of,
+    example_topics,
     count_tokens,
     cut_to_tokens,
     extract_question,
@@ -39,6 +43,7 @@ from anka_assets.simulator.extract import (
     tr_capitalize,
     tr_lower,
 )
+from anka_assets.simulator.turkish import Phrase
 
 #: Sentence appended to every chain-of-thought answer (inside ``cevap``) and every plain-text answer.
 SIMULATOR_MARKER = "(Bu yanıt ANKA simülatörü tarafından üretilmiştir.)"
@@ -83,6 +88,7 @@ class _Topic:
         if len(self.phrases) > 1:
             k1, k2 = rng.sample(self.phrases[: min(len(self.phrases), 6)], 2)
         aci = rng.choice(ASPECTS)
+        k1, k2 = Phrase(k1), Phrase(k2)
         text = template.format(
             konu=self.konu, k1=k1, k2=k2, K1=tr_capitalize(k1), K2=tr_capitalize(k2),
             aci=aci, Aci=tr_capitalize(aci), sayilar=", ".join(self.numbers[:4]),
@@ -193,47 +199,42 @@ def _example_tasks(text: str) -> list[str]:
 
 
 def _task_list(messages: Sequence[Any], rng: random.Random, schema: dict[str, Any] | None) -> list[str]:
+    """Plausible expansion tasks: templates (generic and per domain) over topics taken from the example
+    tasks and from the domain's bank of real Turkish topics; every task ends as an instruction."""
     user = last_user_text(messages)
     everything = "\n".join(message_text(m) for m in messages)
     examples = _example_tasks(user) or _example_tasks(everything) or [user]
     count = _requested_count(everything, schema)
-    phrases: list[str] = []
-    seen: set[str] = set()
-    for example in examples:
-        for phrase in key_phrases(example, limit=6):
-            if tr_lower(phrase) not in seen:
-                seen.add(tr_lower(phrase))
-                phrases.append(phrase)
-    multi = [p for p in phrases if " " in p]
-    if len(multi) >= 3:  # single words ("kiracının") read badly in the templates
-        phrases = multi
-    if len(phrases) < 3:
-        phrases += rng.sample(FALLBACK_TOPICS, 6 - len(phrases))
-    rng.shuffle(phrases)
-    templates = list(TASK_TEMPLATES)
+    domain = domain_of(everything)
+    own = example_topics(examples)[:4]  # topics of the examples come first: the tasks stay on subject
+    bank = list(DOMAIN_TOPICS.get(domain, FALLBACK_TOPICS) if domain else FALLBACK_TOPICS)
+    rng.shuffle(bank)
+    seen = {tr_lower(t) for t in own}
+    topics = own + [t for t in bank if tr_lower(t) not in seen]
+    templates = [*TASK_TEMPLATES, *DOMAIN_TASK_TEMPLATES.get(domain or "", [])]
     rng.shuffle(templates)
     example_keys = {tr_lower(squash(e)) for e in examples}
     tasks: list[str] = []
     keys: set[str] = set()
-    n_p, n_t = len(phrases), len(templates)
+    n_p, n_t = len(topics), len(templates)
     for idx in range(n_p * n_t):
         if len(tasks) >= count:
             break
         template = templates[idx % n_t]
-        p = phrases[(idx + idx // n_t) % n_p]
-        q = phrases[(idx + idx // n_t + 1 + rng.randrange(max(n_p - 1, 1))) % n_p]
+        p = topics[(idx + idx // n_t) % n_p]
+        q = topics[(idx + idx // n_t + 1 + rng.randrange(max(n_p - 1, 1))) % n_p]
         if q == p:
-            q = "ilgili temel kavramlar"
-        task = template.format(P=tr_capitalize(p), p=p, q=q)
+            q = topics[(topics.index(p) + 1) % n_p]
+        task = template.format(p=Phrase(p), q=Phrase(q))
         key = tr_lower(task)
         if key in keys or key in example_keys:
             continue
         keys.add(key)
         tasks.append(task)
     serial = 1
-    while len(tasks) < count:  # more tasks requested than combinations: number the variants
-        base = tasks[(serial - 1) % max(len(tasks), 1)] if tasks else "Genel kültür sorusu yazınız."
-        tasks.append(f"{base} (Varyant {serial})")
+    while len(tasks) < count:  # more tasks requested than combinations: ask for another example each time
+        base = tasks[(serial - 1) % len(tasks)].rstrip(".") if tasks else "Genel kültür sorusu"
+        tasks.append(f"{base} ve {serial + 1}. bir örnek veriniz.")
         serial += 1
     return tasks
 

@@ -8,6 +8,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from anka_assets.simulator.banks import DOMAIN_HINTS, DOMAIN_TOPICS
+from anka_assets.simulator.turkish import tr_capitalize, tr_lower
+
+__all__ = ["tr_capitalize", "tr_lower"]  # re-exported for content.py
+
 def count_tokens(text: str) -> int:
     """The simulator's token count: ``ceil(whitespace words * 1.4)``."""
     return math.ceil(len(text.split()) * 1.4)
@@ -28,17 +33,6 @@ def cut_to_tokens(text: str, max_tokens: int) -> str:
             break
         end = match.end()
     return text[:end]
-
-
-def tr_lower(text: str) -> str:
-    return text.replace("I", "ı").replace("İ", "i").lower()
-
-
-def tr_capitalize(text: str) -> str:
-    if not text:
-        return text
-    first = {"i": "İ", "ı": "I"}.get(text[0], text[0].upper())
-    return first + text[1:]
 
 
 def message_text(message: Any) -> str:
@@ -199,3 +193,66 @@ FALLBACK_TOPICS = [
     "Osmanlı ekonomisi", "yenilenebilir enerji", "kişisel verilerin korunması", "deprem güvenliği",
     "anayasal haklar", "dijital dönüşüm", "kamu maliyesi", "Türk edebiyatı", "su kaynakları yönetimi",
 ]
+
+
+_ASCII = str.maketrans("çğıöşüâîû", "cgiosuaiu")
+_DOMAIN_LINE = re.compile(r"(?mi)^\s*alan\s*:\s*(.+?)\s*$")
+
+
+def domain_of(text: str) -> str | None:
+    """The domain key of a prompt: its ``Alan:`` line (``Kamu Yönetimi`` -> ``kamu_yonetimi``), else the
+    domain whose hint words occur most often in it, else None."""
+    match = _DOMAIN_LINE.search(text)
+    if match:
+        key = re.sub(r"\W+", "_", tr_lower(match.group(1)).translate(_ASCII)).strip("_")
+        if key in DOMAIN_TOPICS:
+            return key
+    low = tr_lower(text)
+    scores = {d: sum(low.count(h) for h in hints) for d, hints in DOMAIN_HINTS.items()}
+    best = max(scores, key=lambda d: (scores[d], d))
+    return best if scores[best] > 0 else None
+
+
+# Capitalised runs of two or more words, e.g. "Türk Medeni Kanunu'na" -> "Türk Medeni Kanunu".
+_ENTITY = re.compile(r"(?<![\w'’])((?:[A-ZÇĞİÖŞÜ][\w\-]*\s+)+[A-ZÇĞİÖŞÜ][\w\-]*)(?:['’]\w+)?")
+# Participles, converbs, locative-ki and "sayılı"-like words do not make a topic ("düzenlenen haksız").
+_NOT_TOPIC = re.compile(
+    r"(?:[dt][ıiuü]ğ[ıiuü]\w*|[ae]r[ae]k|[lnr][ae]n|[ıiuü]l[ae]n|[dt][ae]ki|ndeki|ndaki|sayılı|tarihli|ki)$"
+)
+# Genitive or second-person -In / -nIn, locative -(n)DA on any word: an inflected phrase, not a topic.
+_CASED = re.compile(r"(?:[ıiuü]n|\w{3}n?[dt][ae]|[aeıioöuü]yl[ae])$")
+# Dative / accusative after a vowel on the last word ("sırasına", "merciyi").
+_OBLIQUE_END = re.compile(r"(?:[aeıioöuü][ny][aeıiuü])$")
+_WEAK_FIRST = {"temel", "yeni", "farklı", "genel", "özel", "ilgili", "mevcut", "yıllık", "toplam"}
+
+
+def _good_phrase(phrase: str) -> bool:
+    words = phrase.split()
+    if len(words) < 2 or any(w[:1].isupper() for w in words) or tr_lower(words[0]) in _WEAK_FIRST:
+        return False
+    low = [tr_lower(w) for w in words]
+    if any(_NOT_TOPIC.search(w) or _CASED.search(w) for w in low):
+        return False
+    return _OBLIQUE_END.search(low[-1]) is None
+
+
+def example_topics(examples: Sequence[str]) -> list[str]:
+    """Topics of the example tasks: named entities first, then clean lowercase noun phrases."""
+    entities: list[str] = []
+    phrases: list[str] = []
+    for example in examples:
+        for match in _ENTITY.finditer(example):
+            name = match.group(1)
+            first, _, rest = name.partition(" ")
+            if match.start() == 0 and tr_lower(first) in _STOPWORDS:  # sentence-initial function word
+                name = rest
+            if len(name.split()) >= 2 and name not in entities:
+                entities.append(name)
+        phrases += [p for p in key_phrases(example, limit=8) if _good_phrase(p) and p not in phrases]
+    seen: set[str] = set()
+    out: list[str] = []
+    for topic in entities[:2] + phrases:
+        if tr_lower(topic) not in seen:
+            seen.add(tr_lower(topic))
+            out.append(topic)
+    return out
