@@ -122,7 +122,7 @@ DOMAIN_TASK_TEMPLATES: dict[str, list[str]] = {
 #: Real Turkish topics per domain (nominative noun phrases; proper names capitalised).
 DOMAIN_TOPICS: dict[str, list[str]] = {
     "hukuk": [
-        "kıdem tazminatı", "haksız tahrik", "işe iade davası", "idari para cezası", "zamanaşımı",
+        "kıdem tazminatı", "haksız tahrik", "işe iade davası", "idari para cezası", "zamanaşımı süreleri",
         "boşanma davası", "yasal mirasçılık", "tüketici hakem heyeti", "Türk Ceza Kanunu",
         "Türk Medeni Kanunu", "Anayasa Mahkemesi", "kira sözleşmesi",
     ],
