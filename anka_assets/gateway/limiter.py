@@ -116,9 +116,10 @@ class AdaptiveLimit:
                 self.slow_start = False
         if inflight < self.window:  # not using the window: growing it would measure nothing
             return
-        cap = min(float(self.max_limit), self.growth_cap())
+        bound = self.growth_cap()
+        cap = min(float(self.max_limit), bound)
         if self.slow_start:
-            grown = self.limit + 1.0 if math.isinf(cap) else cap
+            grown = self.limit + 1.0 if math.isinf(bound) else cap
         else:
             grown = min(cap, self.limit + 1.0 / self.limit)
         self.limit = max(self.limit, min(float(self.max_limit), grown))
