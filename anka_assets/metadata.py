@@ -60,3 +60,33 @@ def add_domain_metadata(context, domain: str, metadata: Mapping[str, object]) ->
     metadata given to `Output` lands on every partition of that run; figures that belong to one domain
     go through here instead, so each domain's page shows its own row counts, pass rate and calls."""
     context.add_asset_metadata(dict(metadata), partition_key=domain)
+
+
+def md_bar_chart(groups: Mapping[str, Mapping[str, int | float]], title: str, alt: str = "chart") -> str:
+    """A grouped bar chart (PNG, inlined as a data URI in markdown, which the Dagster UI renders) followed by
+    the same numbers as a table, for readers and tests. `groups` maps a series name to {category: value}."""
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    categories = sorted({c for series in groups.values() for c in series}, key=str)
+    fig, ax = plt.subplots(figsize=(5.0, 2.6), dpi=96)
+    width = 0.8 / max(1, len(groups))
+    for i, (name, series) in enumerate(groups.items()):
+        xs = [j + i * width for j in range(len(categories))]
+        ax.bar(xs, [series.get(c, 0) for c in categories], width=width, label=name)
+    ax.set_xticks([j + width * (len(groups) - 1) / 2 for j in range(len(categories))], [str(c) for c in categories])
+    ax.set_title(title, fontsize=10)
+    if len(groups) > 1:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    rows = [(c, *(groups[name].get(c, 0) for name in groups)) for c in categories]
+    return f"![{alt}](data:image/png;base64,{data})\n\n" + md_table(rows, ["", *groups])

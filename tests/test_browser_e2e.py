@@ -439,3 +439,97 @@ def test_materialize_one_partition_from_the_ui(browser_page, dagster_server: Ser
     curated = sorted(instruction for _, origin, instruction in rows if origin == "curated")
     assert len(curated) == 3, curated
     assert "Türk Borçlar Kanunu'na göre temerrüdün şartlarını açıklayınız." in curated
+
+
+def _pick_partitions(page, dialog, partitions: list[str]) -> None:
+    """Select several partitions in the launch dialog's partition picker."""
+    from playwright.sync_api import expect
+
+    picker = dialog.get_by_text("Select a partition or create one")
+    filter_box = page.get_by_placeholder("Filter partitions")
+    for partition in partitions:
+        if not filter_box.is_visible():
+            (picker if picker.is_visible() else dialog.get_by_text(re.compile(r"\d+ partitions?")).first).click()
+        item = page.get_by_role("menuitem").filter(has=page.get_by_text(partition, exact=True))
+        item.wait_for(state="visible", timeout=10_000)
+        item.click()
+    dialog.get_by_text("Launch runs to materialize").first.click()
+    expect(dialog.get_by_text(f"{len(partitions)} partitions", exact=True)).to_be_visible()
+
+
+def _wait_for_all_runs(server: Server, count: int) -> list[dict]:
+    """Poll until at least `count` runs exist and every run has finished; all must succeed."""
+    deadline = time.monotonic() + RUN_TIMEOUT_S * 2
+    runs: list[dict] = []
+    while time.monotonic() < deadline:
+        runs = server.graphql(RUNS_QUERY, {"filter": {}})["runsOrError"]["results"]
+        if len(runs) >= count and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs):
+            break
+        time.sleep(2)
+    assert len(runs) >= count and all(r["status"] == "SUCCESS" for r in runs), runs
+    return runs
+
+
+def _launch_group_backfill(page, server: Server, group: str, partitions: list[str]) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{server.url}/locations/{LOCATION}/asset-groups/{group}")
+    page.get_by_role("button", name=re.compile(r"Materialize( all)?…")).click()
+    dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
+    expect(dialog).to_be_visible()
+    _pick_partitions(page, dialog, partitions)
+    launch = dialog.get_by_role("button", name=re.compile(r"Launch (backfill|1 run)"))
+    expect(launch).to_be_enabled()
+    launch.click()
+    expect(dialog).to_be_hidden()
+
+
+def test_backfill_of_two_domains_shows_each_domains_own_figures(browser_page, dagster_server: Server, tmp_path: Path):
+    """A UI backfill over both domains is one run per stage group; afterwards each domain's page shows its
+    own pass rate, the score chart renders, and a check result names the domains it covered."""
+    import duckdb
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    server, page = dagster_server, browser_page
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    both = sorted(SEEDS)
+    try:
+        page.goto(f"{server.url}/locations/{LOCATION}/asset-groups/seeds")
+        _dismiss_community_dialog(page)
+        _launch_group_backfill(page, server, "seeds", both)
+        assert len(_wait_for_all_runs(server, 1)) == 1  # one run for both domains: one backfill policy
+        _launch_group_backfill(page, server, "distillation", both)
+        assert len(_wait_for_all_runs(server, 2)) == 2
+
+        with duckdb.connect(str(server.duckdb_path), read_only=True) as con:
+            rates = dict(con.execute("select domain, round(avg(passed::int), 4) from anka.judged_cot group by 1").fetchall())
+            rows = dict(con.execute("select domain, count(*) from anka.judged_cot group by 1").fetchall())
+        assert set(rates) == set(both)
+
+        for domain in both:
+            page.goto(f"{server.url}/assets/judged_cot?view=partitions&partition={domain}")
+            panel = page.get_by_text("pass_rate", exact=True).first
+            expect(panel).to_be_visible()
+            expect(page.get_by_text(f"{rates[domain]:g}", exact=True).first).to_be_visible()
+            expect(page.get_by_text(str(rows[domain]), exact=True).first).to_be_visible()
+            page.screenshot(path=shots / f"10_judged_cot_{domain}.png", full_page=True)
+
+        # The score distribution is a chart: the UI renders the metadata's markdown image inline.
+        chart = page.locator("img[src^='data:image/png']").first
+        chart.scroll_into_view_if_needed()
+        expect(chart).to_be_visible()
+        assert chart.evaluate("img => img.naturalWidth") > 100  # decoded, not a broken image
+        page.screenshot(path=shots / "11_score_chart.png")
+
+        # A check result says which domains it covered.
+        page.goto(f"{server.url}/assets/judged_cot?view=checks")
+        expect(page.get_by_text("pass_rate", exact=True).first).to_be_visible()
+        page.get_by_text("pass_rate", exact=True).first.click()
+        expect(page.get_by_text(re.compile(r"domains: hukuk, tarih")).first).to_be_visible()
+        page.screenshot(path=shots / "12_check.png", full_page=True)
+    except Exception:
+        page.screenshot(path=shots / "failure.png", full_page=True)
+        print(f"screenshots in {shots}")
+        raise

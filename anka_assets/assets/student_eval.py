@@ -163,8 +163,11 @@ def student_eval(context: AssetExecutionContext, config: StudentEvalConfig, path
         mmlu = turkishmmlu.evaluate(adapter["base_model_path"], adapter["adapter_dir"], config.turkishmmlu_path,
                                     config.turkishmmlu_limit or None)
         rows.append({**{k: None for k in EVAL_SCHEMA}, "domain": "turkishmmlu", "suite": "turkishmmlu",
-                     "tasks": int(mmlu["subjects"]), "base_accuracy": mmlu["base_accuracy"],
+                     "tasks": int(mmlu["items"]), "base_accuracy": mmlu["base_accuracy"],
                      "adapter_accuracy": mmlu["adapter_accuracy"]})
+        missing = mmlu.get("missing_subjects") or []
+        notes.append(f"TurkishMMLU: {mmlu['items']} items over {mmlu['subjects']} subjects (lm-eval, zero-shot)"
+                     + (f"; not in the local copy: {', '.join(missing)}" if missing else "") + ".")
     else:
         notes.append("TurkishMMLU skipped: no local copy configured (turkishmmlu_path).")
 

@@ -31,6 +31,7 @@ from anka_assets.gateway.backends import HttpBackend, VllmBackend, check_vllm_av
 from anka_assets.gateway.endpoint import EndpointSettings, url_for_messages
 from anka_assets.gateway.keys import cache_key, payload_sha256, request_body
 from anka_assets.gateway.kvkk import KvkkDecision, decide_kvkk
+from anka_assets.gateway.progress import ProgressReporter
 from anka_assets.gateway.limiter import AdaptiveLimit, Replica, ReplicaPool
 from anka_assets.gateway.retry import backoff_delay
 from anka_assets.gateway.types import (
@@ -246,20 +247,11 @@ class ModelGateway:
             for p in planned:
                 if not p.kvkk.allowed:
                     stats.blocked += 1
-                    results[p.index] = ModelResult(
-                        key=p.key, status="blocked_kvkk", text=None, finish_reason=None, model=None,
-                        prompt_tokens=0, completion_tokens=0, latency_s=0.0, cost=0.0, cached=False,
-                        attempts=0, error=p.kvkk.reason,
-                    )
+                    results[p.index] = ModelResult.blocked(p.key, p.kvkk.reason)
                     audit(p, "blocked", p.kvkk.reason, "blocked_kvkk", completed_at=now)
                 elif p.key in cached:
                     stats.cache_hits += 1
-                    hit = cached[p.key]
-                    results[p.index] = ModelResult(
-                        key=p.key, status="ok", text=hit.text, finish_reason=hit.finish_reason, model=hit.model,
-                        prompt_tokens=hit.prompt_tokens, completion_tokens=hit.completion_tokens,
-                        latency_s=hit.latency_s, cost=hit.cost, cached=True, attempts=0, error=None,
-                    )
+                    results[p.index] = ModelResult.from_cache(p.key, cached[p.key])
                     audit(p, "cache_hit", f"{p.kvkk.reason}; response found in cache", "ok", completed_at=now)
                 elif p.key in leaders:
                     stats.cache_hits += 1
@@ -272,6 +264,10 @@ class ModelGateway:
             del audit_rows
 
             if leaders:
+                self._progress = ProgressReporter(
+                    label=f"{asset} {partition}" if partition else asset, total=len(leaders),
+                    emit=self.log.info, cached=stats.cache_hits, blocked=stats.blocked,
+                )
                 await self._send_all(list(leaders.values()), followers, results, stats, warehouse)
         finally:
             await asyncio.shield(asyncio.to_thread(warehouse.close))
@@ -372,6 +368,7 @@ class ModelGateway:
         async def finish(p: PlannedRequest, completion: Completion | None, error: CallError | None, attempts: int, latency: float) -> None:
             completed = store.utcnow()
             stats.sent += 1
+            self._progress.answered(failed=completion is None)
             stats.retries += max(0, attempts - 1)
             latencies.append(latency)
             cache_row = None
@@ -382,12 +379,7 @@ class ModelGateway:
                 stats.prompt_tokens += completion.prompt_tokens
                 stats.completion_tokens += completion.completion_tokens
                 stats.cost += cost
-                result = ModelResult(
-                    key=p.key, status="ok", text=completion.text, finish_reason=completion.finish_reason,
-                    model=completion.model, prompt_tokens=completion.prompt_tokens,
-                    completion_tokens=completion.completion_tokens, latency_s=latency, cost=cost,
-                    cached=False, attempts=attempts, error=None,
-                )
+                result = ModelResult.answered(p.key, completion, latency, cost, attempts)
                 cache_row = store.CachedResponse(
                     p.key, completion.text, completion.finish_reason, completion.model,
                     completion.prompt_tokens, completion.completion_tokens, latency, cost,
@@ -396,12 +388,9 @@ class ModelGateway:
                 assert error is not None
                 plural = "attempt" if attempts == 1 else "attempts"
                 # Scrubbed of secrets, and of personal data a server might echo back from the prompt.
-                message = redact(scrub(f"{error.describe()} after {attempts} {plural}: {error.message}", secrets) or "")[0]
-                result = ModelResult(
-                    key=p.key, status="failed", text=None, finish_reason=None, model=None,
-                    prompt_tokens=0, completion_tokens=0, latency_s=latency, cost=0.0,
-                    cached=False, attempts=attempts, error=message,
-                )
+                message = redact(scrub(f"{error.describe()} after {attempts} {plural}: {error.message}", secrets) or "",
+                                 mode="egress")[0]
+                result = ModelResult.failed(p.key, message, latency, attempts)
             results[p.index] = result
             updates = [
                 (p.audit_id, {
@@ -411,12 +400,7 @@ class ModelGateway:
                 })
             ]
             for f in followers.get(p.key, ()):
-                results[f.index] = ModelResult(
-                    key=f.key, status=result.status, text=result.text, finish_reason=result.finish_reason,
-                    model=result.model, prompt_tokens=result.prompt_tokens,
-                    completion_tokens=result.completion_tokens, latency_s=result.latency_s, cost=result.cost,
-                    cached=result.status == "ok", attempts=0, error=result.error,
-                )
+                results[f.index] = result.for_duplicate(f.key)
                 updates.append((f.audit_id, {"status": result.status, "attempts": 0, "prompt_tokens": 0,
                                              "completion_tokens": 0, "latency_s": 0.0, "cost": 0.0,
                                              "error": result.error, "completed_at": completed}))

@@ -1,14 +1,21 @@
 """Adaptive concurrency (AIMD) and replica choice. Pure logic plus an asyncio wait; no I/O.
 
 :class:`AdaptiveLimit` keeps a window of requests in flight between 1 and the configured maximum, as TCP
-and Netflix's concurrency-limits do: it grows while answers come back at their usual speed (slow start:
-+1 per answer until the first sign of overload; then +1 per window), and shrinks multiplicatively on
+and Netflix's concurrency-limits do: it grows while answers come back at their usual speed (slow start
+until the first sign of overload; then +1 per window), and shrinks multiplicatively on
 
 * a timeout (x ``timeout_factor``, 0.5): the server is queueing requests it cannot serve in time;
 * 429 or 503 (x ``overload_factor``, 0.9): the server says it is full or rate-limited;
 * latency: the smoothed latency exceeds ``tolerance`` times the best smoothed latency seen, a sign that
   requests now wait in the server's queue, or one answer took more than half the timeout, a sign that
   the next ones will time out (x ``overload_factor``).
+
+Growth is bounded by Little's law when a latency budget is known: a window of W requests served at the
+measured throughput X (answers per second) waits W / X, so the window never grows past
+``latency_budget_s * X``. In slow start it jumps straight to that bound (or the maximum), so a server
+that answers many requests in parallel gets the whole window after its first answers, while one that
+queues (its throughput stays flat as the window grows) does not get a window whose last request would
+time out. Without a budget, slow start grows +1 per answer (doubling per round trip).
 
 At most one decrease per "round trip" (the current smoothed latency), so a burst of 429s from one
 window counts once. :class:`ReplicaPool` holds one window per replica of the same model, sends each
@@ -19,6 +26,7 @@ request probe it back in after a cool-down that doubles while it keeps failing.
 from __future__ import annotations
 
 import asyncio
+import collections
 import math
 import random
 import time
@@ -54,6 +62,9 @@ class AdaptiveLimit:
     samples: int = field(init=False, default=0)
     decreases: int = field(init=False, default=0)
     _last_decrease: float = field(init=False, default=-math.inf)
+    #: completion times of recent answers (throughput) and the earliest send time seen
+    _done: collections.deque = field(init=False, default_factory=collections.deque)
+    _first_send: float | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.max_limit < 1:
@@ -66,8 +77,28 @@ class AdaptiveLimit:
         """Requests allowed in flight now."""
         return max(self.min_limit, min(self.max_limit, int(self.limit)))
 
+    def throughput(self) -> float:
+        """Answers per second over the last few round trips (since the first request, early on)."""
+        now = self.clock()
+        horizon = max(1.0, 4.0 * (self.smoothed_s or 0.0))
+        while self._done and self._done[0] <= now - horizon:
+            self._done.popleft()
+        first = self._first_send if self._first_send is not None else now
+        span = min(horizon, now - first)
+        return len(self._done) / span if span > 0 else 0.0
+
+    def growth_cap(self) -> float:
+        """The largest window whose queueing stays within ``latency_budget_s`` (Little's law: W = X * T)."""
+        if math.isinf(self.latency_budget_s):
+            return math.inf
+        return self.latency_budget_s * self.throughput()
+
     def on_success(self, latency_s: float, inflight: int) -> None:
         """An answer arrived after ``latency_s``; ``inflight`` counts it (requests in flight before it ended)."""
+        now = self.clock()
+        sent = now - latency_s
+        self._first_send = sent if self._first_send is None else min(self._first_send, sent)
+        self._done.append(now)
         self.samples += 1
         a = self.alpha
         self.smoothed_s = latency_s if self.smoothed_s is None else (1 - a) * self.smoothed_s + a * latency_s
@@ -85,7 +116,13 @@ class AdaptiveLimit:
                 self.slow_start = False
         if inflight < self.window:  # not using the window: growing it would measure nothing
             return
-        self.limit = min(float(self.max_limit), self.limit + (1.0 if self.slow_start else 1.0 / self.limit))
+        bound = self.growth_cap()
+        cap = min(float(self.max_limit), bound)
+        if self.slow_start:
+            grown = self.limit + 1.0 if math.isinf(bound) else cap
+        else:
+            grown = min(cap, self.limit + 1.0 / self.limit)
+        self.limit = max(self.limit, min(float(self.max_limit), grown))
 
     def on_overload(self, kind: str) -> None:
         """``kind``: ``timeout`` or ``busy`` (429/503)."""

@@ -23,6 +23,7 @@ __all__ = [
     "CACHE_TABLE",
     "AUDIT_TABLE",
     "AUDIT_COLUMNS",
+    "CACHE_COLUMNS",
     "CachedResponse",
     "AuditRow",
     "utcnow",
@@ -35,50 +36,6 @@ __all__ = [
 
 CACHE_TABLE = f"{SCHEMA}.model_cache"
 AUDIT_TABLE = f"{SCHEMA}.model_audit"
-
-_DDL = [
-    f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
-    f"""CREATE TABLE IF NOT EXISTS {CACHE_TABLE} (
-        "key" VARCHAR PRIMARY KEY,
-        "text" VARCHAR,
-        finish_reason VARCHAR,
-        model VARCHAR,
-        prompt_tokens BIGINT,
-        completion_tokens BIGINT,
-        latency_s DOUBLE,
-        cost DOUBLE,
-        created_at TIMESTAMP
-    )""",
-    f"""CREATE TABLE IF NOT EXISTS {AUDIT_TABLE} (
-        audit_id VARCHAR PRIMARY KEY,
-        ts TIMESTAMP,
-        run_id VARCHAR,
-        asset VARCHAR,
-        "partition" VARCHAR,
-        seed_id VARCHAR,
-        "role" VARCHAR,
-        endpoint VARCHAR,
-        model VARCHAR,
-        backend VARCHAR,
-        locality VARCHAR,
-        sensitivity VARCHAR,
-        decision VARCHAR,
-        reason VARCHAR,
-        payload_sha256 VARCHAR,
-        cache_key VARCHAR,
-        status VARCHAR,
-        attempts INTEGER,
-        prompt_tokens BIGINT,
-        completion_tokens BIGINT,
-        latency_s DOUBLE,
-        cost DOUBLE,
-        error VARCHAR,
-        completed_at TIMESTAMP,
-        pii_kinds VARCHAR
-    )""",
-    # warehouses created before the egress scan recorded the kinds found
-    f"ALTER TABLE {AUDIT_TABLE} ADD COLUMN IF NOT EXISTS pii_kinds VARCHAR",
-]
 
 #: Audit columns in table order, with the DuckDB type used to bulk-insert them.
 AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -108,6 +65,32 @@ AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("completed_at", "TIMESTAMP"),
     ("pii_kinds", "VARCHAR"),
 )
+
+#: Cache columns in table order. These two lists are the only declaration of the gateway's tables:
+#: the DDL, the bulk inserts and the outcome updates are generated from them.
+CACHE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("key", "VARCHAR"),
+    ("text", "VARCHAR"),
+    ("finish_reason", "VARCHAR"),
+    ("model", "VARCHAR"),
+    ("prompt_tokens", "BIGINT"),
+    ("completion_tokens", "BIGINT"),
+    ("latency_s", "DOUBLE"),
+    ("cost", "DOUBLE"),
+    ("created_at", "TIMESTAMP"),
+)
+
+
+_PRIMARY_KEYS = {CACHE_TABLE: "key", AUDIT_TABLE: "audit_id"}
+_TABLES = {CACHE_TABLE: CACHE_COLUMNS, AUDIT_TABLE: AUDIT_COLUMNS}
+
+
+def table_ddl(table: str, columns: Sequence[tuple[str, str]]) -> str:
+    """CREATE TABLE from a column list (the primary key first in the list)."""
+    key = _PRIMARY_KEYS[table]
+    body = ", ".join(f'"{n}" {t}' + (" PRIMARY KEY" if n == key else "") for n, t in columns)
+    return f"CREATE TABLE IF NOT EXISTS {table} ({body})"
+
 
 
 def utcnow() -> datetime:
@@ -188,8 +171,14 @@ def open_warehouse(
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for ddl in _DDL:
-        con.execute(ddl)
+    """Create the gateway's tables, and add the columns a newer version declares to older warehouses."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+    for table, columns in _TABLES.items():
+        con.execute(table_ddl(table, columns))
+        have = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
+        for name, typ in columns:
+            if name not in have:
+                con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {typ}')
 
 
 def lookup_cache(con: duckdb.DuckDBPyConnection, keys: Iterable[str]) -> dict[str, CachedResponse]:
@@ -221,18 +210,6 @@ def insert_audit_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[AuditRow]) 
 _OUTCOME_COLUMNS: tuple[tuple[str, str], ...] = AUDIT_COLUMNS[
     [n for n, _ in AUDIT_COLUMNS].index("status") : [n for n, _ in AUDIT_COLUMNS].index("completed_at") + 1
 ]
-
-_CACHE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("key", "VARCHAR"),
-    ("text", "VARCHAR"),
-    ("finish_reason", "VARCHAR"),
-    ("model", "VARCHAR"),
-    ("prompt_tokens", "BIGINT"),
-    ("completion_tokens", "BIGINT"),
-    ("latency_s", "DOUBLE"),
-    ("cost", "DOUBLE"),
-    ("created_at", "TIMESTAMP"),
-)
 
 #: One finished request: its audit updates ``(audit_id, outcome columns)`` and, if ok, its cache row.
 Outcome = tuple[Sequence[tuple[str, dict[str, Any]]], "CachedResponse | None"]
@@ -268,7 +245,7 @@ def _write(
 ) -> None:
     now = utcnow()
     conflict = " ON CONFLICT DO NOTHING" if on_conflict else ""
-    names = ", ".join(f'"{n}"' for n, _ in _CACHE_COLUMNS)
+    names = ", ".join(f'"{n}"' for n, _ in CACHE_COLUMNS)
     con.execute("BEGIN TRANSACTION")
     try:
         values = [
@@ -276,11 +253,11 @@ def _write(
             for c in cache_rows
         ]
         if 0 < len(values) < _SMALL_BATCH:
-            marks = ", ".join("?" for _ in _CACHE_COLUMNS)
+            marks = ", ".join("?" for _ in CACHE_COLUMNS)
             for row in values:
                 con.execute(f"INSERT INTO {CACHE_TABLE} ({names}) VALUES ({marks}){conflict}", list(row))
         elif values:
-            select = ", ".join(f"unnest(${i + 1}::{t}[])" for i, (_, t) in enumerate(_CACHE_COLUMNS))
+            select = ", ".join(f"unnest(${i + 1}::{t}[])" for i, (_, t) in enumerate(CACHE_COLUMNS))
             con.execute(f"INSERT INTO {CACHE_TABLE} ({names}) SELECT {select}{conflict}", [list(c) for c in zip(*values)])
 
         if 0 < len(updates) < _SMALL_BATCH:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -108,6 +110,38 @@ class ModelResult:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    # Named constructors: every way a request ends, in one place.
+    @classmethod
+    def blocked(cls, key: str, reason: str) -> "ModelResult":
+        """Refused by the KVKK guard before any I/O."""
+        return cls(key=key, status="blocked_kvkk", text=None, finish_reason=None, model=None, prompt_tokens=0,
+                   completion_tokens=0, latency_s=0.0, cost=0.0, cached=False, attempts=0, error=reason)
+
+    @classmethod
+    def from_cache(cls, key: str, hit: Any) -> "ModelResult":
+        """Served from the response cache (`store.CachedResponse`): no request made."""
+        return cls(key=key, status="ok", text=hit.text, finish_reason=hit.finish_reason, model=hit.model,
+                   prompt_tokens=hit.prompt_tokens, completion_tokens=hit.completion_tokens,
+                   latency_s=hit.latency_s, cost=hit.cost, cached=True, attempts=0, error=None)
+
+    @classmethod
+    def answered(cls, key: str, completion: Any, latency_s: float, cost: float, attempts: int) -> "ModelResult":
+        """A server's answer (`backends.Completion`) to a request sent now."""
+        return cls(key=key, status="ok", text=completion.text, finish_reason=completion.finish_reason,
+                   model=completion.model, prompt_tokens=completion.prompt_tokens,
+                   completion_tokens=completion.completion_tokens, latency_s=latency_s, cost=cost,
+                   cached=False, attempts=attempts, error=None)
+
+    @classmethod
+    def failed(cls, key: str, error: str, latency_s: float, attempts: int) -> "ModelResult":
+        """Sent, retried, and still no usable answer; `error` is already scrubbed."""
+        return cls(key=key, status="failed", text=None, finish_reason=None, model=None, prompt_tokens=0,
+                   completion_tokens=0, latency_s=latency_s, cost=0.0, cached=False, attempts=attempts, error=error)
+
+    def for_duplicate(self, key: str) -> "ModelResult":
+        """The same answer for an identical request of the same run (one call made, counted once)."""
+        return dataclasses.replace(self, key=key, cached=self.status == "ok", attempts=0)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
