@@ -83,3 +83,20 @@ def test_model_bound_assets_attach_each_domains_figures_to_its_own_partition(ref
             for m in cached.asset_materializations_for_node(node):
                 assert m.metadata["calls"].value == "all cached" and "calls_made" not in m.metadata
                 assert m.metadata["calls_cached"].value == {"hukuk": 3, "tarih": 2}[m.partition]
+
+
+def test_call_figures_say_in_a_word_when_no_call_was_made():
+    from anka_assets.gateway import ModelResult
+    from anka_assets.model_calls import call_figures
+
+    def result(status="ok", cached=False):
+        return ModelResult(key="k", status=status, text="x", finish_reason="stop", model="m", prompt_tokens=10,
+                           completion_tokens=5, latency_s=0.1, cost=0.002, cached=cached, attempts=int(not cached),
+                           error=None)
+
+    made = call_figures([result(), result(cached=True)])
+    assert made["calls_made"] == 1 and made["calls_cached"] == 1 and made["prompt_tokens"] == 10
+    assert call_figures([result(cached=True)] * 3) == {"calls": "all cached", "calls_cached": 3}
+    assert call_figures([]) == {"calls": "none needed"}
+    assert call_figures([ModelResult.blocked("k", "KVKK"), result(cached=True)], prefix="judge_") == {
+        "judge_calls": "none made", "judge_calls_cached": 1, "judge_calls_blocked_kvkk": 1}

@@ -29,7 +29,7 @@ from pydantic import Field
 
 from anka_assets.gateway import ModelEndpoint
 from anka_assets.metadata import md_table
-from anka_assets.model_calls import all_results, call_metrics, status_metadata
+from anka_assets.model_calls import all_results, call_figures, status_metadata
 from anka_assets.model_tasks import PAIRWISE, run_task
 from anka_assets.seed_loader import domain_labels
 from anka_assets.resources import RefineryPaths
@@ -190,7 +190,7 @@ def student_eval(context: AssetExecutionContext, config: StudentEvalConfig, path
         "report": MetadataValue.md(report_markdown(rows, toy, adapter["version"], notes)),
         "answers_preview": MetadataValue.md(md_table(preview, ["domain", "task", "base", "adapter", "judged"], 60)),
         **status_metadata([a.status for a in answers], prefix="judge_status"),
-        **call_metrics(all_results(answers), prefix="judge_"),
+        **call_figures(all_results(answers), prefix="judge_"),
         **gen_meta,
     })
     yield AssetCheckResult(
