@@ -321,6 +321,16 @@ def token_stats(values: Sequence[int]) -> dict[str, float]:
             "mean": round(statistics.fmean(values), 1), "max": max(values), "total": sum(values)}
 
 
+def simulated_warning(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Card lines saying how many rows the built-in simulator made (none: no lines)."""
+    made = sum(1 for r in rows if any(str(r.get(k) or "").startswith("anka-simulator")
+                                      for k in ("teacher_model", "judge_model")))
+    if not made:
+        return []
+    return [f"**{made} of {len(rows)} rows were made by the built-in simulator (the offline demo): placeholder "
+            "text that exercises the pipeline, not data to train a real student on.**", ""]
+
+
 def dataset_card(*, version: str, name: str, license: str, files: Mapping[str, Sequence[Mapping[str, Any]]],
                  counts: Mapping[str, Mapping[str, int]], layout: Layout, settings: Mapping[str, Any],
                  kvkk: Mapping[str, Any], models: Mapping[str, Any], dropped: Mapping[str, int]) -> str:
@@ -382,6 +392,7 @@ def dataset_card(*, version: str, name: str, license: str, files: Mapping[str, S
         "```json", json.dumps(kvkk, ensure_ascii=False, indent=2, sort_keys=True), "```", "",
         "Every exported text passed the guard's personal-data scan.", "",
         "## Intended use and limitations", "",
+        *simulated_warning(rows),
         "Supervised fine-tuning of small Turkish models to reason step by step in Turkish. The reasoning and "
         "answers are a teacher model's, filtered by a judge model and optional expert review: they can still be "
         "wrong, dated or incomplete, and are not legal, medical or financial advice. Placeholders mark removed "

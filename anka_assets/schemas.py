@@ -28,6 +28,7 @@ class SeedTasksSchema(pa.DataFrameModel):
     source_line: int = pa.Field(ge=0)
     repaired: bool
     content_hash: str = pa.Field(str_matches=r"^[0-9a-f]{64}$")
+    simulated: bool  #: made by the built-in simulator (offline demo), not a real teacher
 
     class Config:
         strict = True
@@ -74,6 +75,7 @@ class RawCotSchema(CotRowSchema):
     request_key: str
     teacher_endpoint: str = pa.Field(nullable=True)
     served_by: str = pa.Field(nullable=True)
+    simulated: bool  #: answered by the built-in simulator (offline demo), not a real teacher
     answer_tokens: int = pa.Field(ge=0, nullable=True)
 
     class Config:
@@ -125,6 +127,7 @@ class JudgedCotSchema(CotRowSchema):
     reviewer: str = pa.Field(nullable=True)
     passed: bool
     reject_reasons: pl.List(pl.Utf8) = pa.Field()
+    simulated: bool  #: the teacher's or the judge's answer came from the built-in simulator
 
     class Config:
         strict = True
@@ -182,6 +185,7 @@ class SftDatasetSchema(pa.DataFrameModel):
     content_hash: str = pa.Field(str_matches=r"^[0-9a-f]{64}$", unique=True)
     split: str = pa.Field(isin=list(SPLITS))
     eval_version: str
+    simulated: bool  #: teacher or judge was the built-in simulator (offline demo)
 
     class Config:
         strict = True

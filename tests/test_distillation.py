@@ -64,6 +64,10 @@ def test_two_domains_end_to_end_with_faults(refinery, teacher_sim, judge_sim):
     raw = read_table(refinery, "raw_cot")
     judged = read_table(refinery, "judged_cot")
     assert set(tasks["origin"]) == {"curated", "expanded"}
+    # Everything the simulator made says so; curated tasks were written by people.
+    assert tasks.filter(pl.col("origin") == "expanded")["simulated"].all()
+    assert not tasks.filter(pl.col("origin") == "curated")["simulated"].any()
+    assert raw.filter(pl.col("status") == "ok")["simulated"].all() and judged["simulated"].all()
     assert tasks.group_by("domain").len().sort("domain")["len"].to_list() == [6, 6]
     # Every (seed, sample) pair has exactly one row, whatever happened to it.
     expected = {(s, i) for s in tasks["seed_id"].to_list() for i in (0, 1)}

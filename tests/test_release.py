@@ -86,6 +86,7 @@ def test_release_is_written_loaded_and_stable(paths, sims):
     assert manifest["version"] == version and "train.jsonl" in manifest["files"]
     card = (release / "README.md").read_text(encoding="utf-8")
     assert card.startswith("---\nlicense: apache-2.0\nlanguage:\n- tr\n") and "load_from_disk" in card
+    assert "made by the built-in simulator" in card  # the offline demo's release says what it is
     for needle in ("doğruluk", "teacher-model", "judge-model", "temperature", "word_ngram", "blocked_teacher"):
         assert needle in card, needle
 

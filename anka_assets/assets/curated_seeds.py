@@ -46,6 +46,7 @@ def tasks_frame(tasks: list[SeedTask], origin: str = "curated", parents: list[li
             "source_line": [t.source_line for t in tasks],
             "repaired": [t.repaired for t in tasks],
             "content_hash": [t.content_hash for t in tasks],
+            "simulated": [False] * len(tasks),  # expansion marks the simulator's tasks
         },
         schema=SEED_TASKS_DTYPES,
     )

@@ -23,6 +23,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from anka_assets.simulator import is_simulated_model
 from anka_assets.assets.curated_seeds import tasks_frame, tasks_from_frame
 from anka_assets.dedup import NearDuplicateIndex
 from anka_assets.assets import domain_table
@@ -204,7 +205,7 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
         for domain in context.partition_keys:
             curated = tasks_from_frame(curated_seeds.filter(pl.col("domain") == domain))
             jobs = plan_expansion(curated, config)
-            accepted, parents, rejected, made = [], [], Counter(), []
+            accepted, parents, rejected, made, model = [], [], Counter(), [], None
             if jobs:
                 gateway = gateway or teacher.open_gateway(paths.warehouse, log=context.log)
                 if teacher_fallback.configured:
@@ -224,7 +225,8 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
                     source=f"teacher:{model} ({template.version})",
                 )
                 rejected["request_without_tasks"] += sum(tasks is None for tasks in found)
-            frame = tasks_frame(accepted, origin="expanded", parents=parents)
+            frame = tasks_frame(accepted, origin="expanded", parents=parents).with_columns(
+                simulated=pl.lit(is_simulated_model(model)))
             frames.append(frame)
             add_domain_metadata(context, domain, {
                 "dagster/row_count": len(frame),

@@ -27,9 +27,10 @@ from dagster import (
 )
 from pydantic import Field
 
+from anka_assets.simulator import is_simulated_model
 from anka_assets.assets import domain_table
 from anka_assets.gateway import ModelEndpoint, ModelResult
-from anka_assets.metadata import add_domain_metadata, md_preview, md_table
+from anka_assets.metadata import add_domain_metadata, md_bar_chart, md_preview, md_table
 from anka_assets.model_calls import (
     Answer,
     CallHealth,
@@ -181,16 +182,26 @@ def judged_rows(raw: pl.DataFrame, answers: Mapping[str, Answer[JudgeVerdict]], 
             "reviewer": expert.reviewer if expert else None,
         }
         row["passed"], row["reject_reasons"] = decide(row, cfg, expert)
+        row["simulated"] = bool(r.get("simulated")) or is_simulated_model(row["judge_model"])
         rows.append(row)
     return pl.DataFrame(rows, schema=JUDGED_COT_DTYPES)
 
 
 def score_distribution(df: pl.DataFrame) -> str:
+    """Judge scores 1–5 of the judged rows, as a bar chart (rendered by the UI) with the numbers below."""
     judged = df.filter(pl.col("judge_status") == "ok")
-    rows = []
-    for score in range(1, 6):
-        rows.append((score, int((judged["dogruluk"] == score).sum()), int((judged["kulturel_uygunluk"] == score).sum())))
-    return md_table(rows, ["score", "doğruluk", "kültürel uygunluk"])
+    counts = {
+        name: {score: int((judged[column] == score).sum()) for score in range(1, 6)}
+        for name, column in (("doğruluk", "dogruluk"), ("kültürel uygunluk", "kulturel_uygunluk"))
+    }
+    return md_bar_chart(counts, f"Hakem puanları ({len(judged)} yanıt)", alt="score distribution")
+
+
+def reject_reason_chart(reasons: Counter) -> str:
+    """Rows rejected per reason, as a bar chart with the numbers below (a table when nothing was rejected)."""
+    if not reasons:
+        return md_table([], ["reason", "rows"])
+    return md_bar_chart({"rows": dict(reasons)}, "Ret nedenleri", alt="reject reasons")
 
 
 def domain_metadata(df: pl.DataFrame, results: Sequence[ModelResult], unmatched: Sequence[str],
@@ -203,7 +214,7 @@ def domain_metadata(df: pl.DataFrame, results: Sequence[ModelResult], unmatched:
         "passed": passed,
         "pass_rate": MetadataValue.float(rate(passed, len(df))),
         **status_metadata(df["judge_status"].to_list(), prefix="judge_status"),
-        "reject_reasons": MetadataValue.md(md_table(sorted(reasons.items()), ["reason", "rows"])),
+        "reject_reasons": MetadataValue.md(reject_reason_chart(reasons)),
         **{f"rejected_{k}": v for k, v in sorted(reasons.items())},
         "expert_verdicts": int(df["expert_verdict"].is_not_null().sum()),
         "score_distribution": MetadataValue.md(score_distribution(df)),

@@ -20,6 +20,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from anka_assets.simulator import is_simulated_model
 from anka_assets.assets import domain_table
 from anka_assets.fallback import TeacherFallback
 from anka_assets.gateway import ModelEndpoint, ModelResult
@@ -100,6 +101,7 @@ def cot_rows(
                 "answer_tokens": r.completion_tokens,  # of the answer kept, whether or not it came from the cache
                 "teacher_endpoint": handler.endpoint if handler else None,
                 "served_by": handler.role if handler and a.status != "blocked_kvkk" else None,
+                "simulated": is_simulated_model(r.model),
             })
     return pl.DataFrame(rows, schema=RAW_COT_DTYPES)
 

@@ -101,6 +101,7 @@ def clean_domain(judged: pl.DataFrame, raw: pl.DataFrame, eval_tasks: pl.DataFra
             "content_hash": content_hash(text),
             "split": split_of(cfg.split_salt, r["seed_id"], cfg.validation_share),
             "eval_version": eval_tasks["eval_version"][0] if len(eval_tasks) else "",
+            "simulated": bool(r.get("simulated")),
         })
     return pl.DataFrame(out, schema=SFT_DATASET_DTYPES), dropped, kinds, examples
 
