@@ -5,7 +5,10 @@ The test writes two seed files (two domain partitions) into a temp project, star
 QueuedRunCoordinator launches them), checks that the UI shows `seed_tasks` with its two partitions,
 launches one partition (`hukuk`) of the `seeds` group (`expanded_tasks` → `seed_tasks`; the teacher is
 the in-process simulator) from the group's "Materialize all…" dialog, follows the run over the
-webserver's GraphQL API until it succeeds, and checks the result in the UI and in DuckDB.
+webserver's GraphQL API until it succeeds, and checks the result in the UI and in DuckDB. A second test
+backfills both domains from the UI (one run per stage group) and checks what a user checks: each
+domain's page shows its own pass rate and row count, the score chart renders, and the pass_rate check
+names the domains it covered.
 
 Only public interfaces: the `dagster` CLI, HTTP (`/server_info`, `/graphql`) and the UI.
 Needs Chromium (`apt-get install -y chromium`) and the `playwright` Python package (no browser download).
@@ -516,12 +519,15 @@ def test_backfill_of_two_domains_shows_each_domains_own_figures(browser_page, da
             expect(page.get_by_text(str(rows[domain]), exact=True).first).to_be_visible()
             page.screenshot(path=shots / f"10_judged_cot_{domain}.png", full_page=True)
 
-        # The score distribution is a chart: the UI renders the metadata's markdown image inline.
-        chart = page.locator("img[src^='data:image/png']").first
-        chart.scroll_into_view_if_needed()
+        # The score distribution is a chart: its markdown opens in a dialog that renders the PNG.
+        row = page.locator("tr").filter(has=page.get_by_text("score_distribution", exact=True)).first
+        row.scroll_into_view_if_needed()
+        row.get_by_text("[Show Markdown]").click()
+        chart = page.get_by_role("dialog").locator("img[src^='data:image/png']").first
         expect(chart).to_be_visible()
         assert chart.evaluate("img => img.naturalWidth") > 100  # decoded, not a broken image
         page.screenshot(path=shots / "11_score_chart.png")
+        page.keyboard.press("Escape")
 
         # A check result says which domains it covered.
         page.goto(f"{server.url}/assets/judged_cot?view=checks")
