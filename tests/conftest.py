@@ -85,3 +85,21 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "require_cuda" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture
+def teacher_sim():
+    """A simulator on 127.0.0.1 standing in for the teacher (its own server, its own stats)."""
+    from anka_assets.simulator import SimulatorServer
+
+    with SimulatorServer() as sim:
+        yield sim
+
+
+@pytest.fixture
+def judge_sim():
+    """A second simulator standing in for the judge."""
+    from anka_assets.simulator import SimulatorServer
+
+    with SimulatorServer() as sim:
+        yield sim

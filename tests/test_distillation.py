@@ -18,18 +18,6 @@ PROMPTS = Path(__file__).resolve().parent.parent / "anka_assets" / "prompts"
 ALL = ["curated_seeds", "expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue"]
 
 
-@pytest.fixture
-def teacher_sim():
-    with SimulatorServer() as sim:
-        yield sim
-
-
-@pytest.fixture
-def judge_sim():
-    with SimulatorServer() as sim:
-        yield sim
-
-
 def endpoint(role: str, sim: SimulatorServer, locality: str = "local") -> ModelEndpoint:
     return ModelEndpoint(role=role, backend="openai", base_url=sim.base_url, model=f"{role}-model",
                          locality=locality, max_retries=6, timeout_s=5.0, max_concurrency=8)

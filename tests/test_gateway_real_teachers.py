@@ -26,18 +26,6 @@ from tests.conftest import read_table
 SEL = ["curated_seeds", "expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue"]
 
 
-@pytest.fixture
-def teacher_sim():
-    with SimulatorServer() as sim:
-        yield sim
-
-
-@pytest.fixture
-def judge_sim():
-    with SimulatorServer() as sim:
-        yield sim
-
-
 def endpoint(role: str, sim: SimulatorServer, **kw) -> ModelEndpoint:
     return ModelEndpoint(role=role, backend="openai", base_url=sim.base_url, model=f"{role}-model", locality="local",
                          **{"max_retries": 0, "timeout_s": 5.0, "max_concurrency": 8, **kw})

@@ -23,7 +23,6 @@ from dagster import (
 )
 from pydantic import Field
 
-from anka_assets.simulator import is_simulated_model
 from anka_assets.assets.curated_seeds import tasks_frame, tasks_from_frame
 from anka_assets.dedup import NearDuplicateIndex
 from anka_assets.assets import domain_table
@@ -43,6 +42,7 @@ from anka_assets.seed_loader import (
     task_content_hash,
     validate_instruction,
 )
+from anka_assets.simulator import is_simulated_model
 from anka_assets.text.pii import find_pii
 from anka_assets.text.signals import detect_language
 

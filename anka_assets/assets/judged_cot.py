@@ -27,7 +27,6 @@ from dagster import (
 )
 from pydantic import Field
 
-from anka_assets.simulator import is_simulated_model
 from anka_assets.assets import domain_table
 from anka_assets.gateway import ModelEndpoint, ModelResult
 from anka_assets.metadata import add_domain_metadata, md_bar_chart, md_preview, md_table
@@ -46,6 +45,7 @@ from anka_assets.resources import RefineryPaths
 from anka_assets.seed_loader import domain_labels
 from anka_assets.review import ExpertVerdict, load_reviews
 from anka_assets.schemas import JUDGED_COT_DTYPES, JudgedCotType
+from anka_assets.simulator import is_simulated_model
 from anka_assets.text.pii import find_pii
 from anka_assets.text.signals import (
     detect_language,

@@ -20,7 +20,6 @@ from dagster import (
 )
 from pydantic import Field
 
-from anka_assets.simulator import is_simulated_model
 from anka_assets.assets import domain_table
 from anka_assets.fallback import TeacherFallback
 from anka_assets.gateway import ModelEndpoint, ModelResult
@@ -40,6 +39,7 @@ from anka_assets.parsing import ParsedCot
 from anka_assets.resources import RefineryPaths
 from anka_assets.seed_loader import domain_labels
 from anka_assets.schemas import RAW_COT_DTYPES, RawCotType
+from anka_assets.simulator import is_simulated_model
 
 
 

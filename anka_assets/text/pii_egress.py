@@ -344,7 +344,6 @@ _PLATE_RE = re.compile(
     rf"(?P<harf>[A-PR-VYZ](?:{_PS}[A-PR-VYZ]){{0,2}}){_PS}"
     rf"(?P<no>[0-9](?:{_PS}[0-9]){{1,3}})(?![0-9A-Za-zÇĞİÖŞÜçğıöşü])(?![ .\-/][0-9])"
 )
-_PLATE_DIGITS = {1: (4,), 2: (3, 4), 3: (2, 3)}
 
 
 def _email_candidates(norm: str) -> Iterator[tuple[int, int, str]]:
@@ -363,7 +362,7 @@ def _email_candidates(norm: str) -> Iterator[tuple[int, int, str]]:
 
 
 def _plate_candidates(norm: str) -> Iterator[tuple[int, int, str]]:
-    from anka_assets.text.pii import _PLATE_STOP
+    from anka_assets.text.pii import _PLATE_DIGITS, _PLATE_STOP
 
     for m in _PLATE_RE.finditer(norm):
         letters = re.sub("[^A-Z]", "", m.group("harf"))
