@@ -11,6 +11,7 @@ code is 1 if any run failed.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -52,8 +53,14 @@ def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
         return 2
 
     instance = DagsterInstance.get() if "DAGSTER_HOME" in os.environ else DagsterInstance.ephemeral()
-    # INFO: the assets' own lines (progress of model calls, counts); --verbose: Dagster's event log too.
-    quiet = {"loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "INFO"}}}}
+    # Quiet by default: our own lines (a line per domain, model-call progress, the summary) and Dagster's
+    # warnings; --verbose: Dagster's whole event log as well.
+    quiet = {"loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "WARNING"}}}}
+    progress = ProgressPrinter()
+    progress_logger = logging.getLogger("anka.progress")
+    progress_logger.setLevel(logging.INFO)
+    progress_logger.propagate = False
+    progress_logger.addHandler(progress)
     failed: list[str] = []
     run_ids: list[str] = []
     written: dict[str, str] = {}
@@ -65,6 +72,7 @@ def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
             instance=instance, raise_on_error=False, tags={"anka/entry": "cli"}, run_config=quiet,
         )
         run_ids.append(result.run_id)
+        progress.end_line()
         print(f"[{'ok' if result.success else 'FAILED'}] {domain} in {time.monotonic() - started:.0f} s: "
               f"run {result.run_id}", flush=True)
         for line in _run_notes(result):
@@ -79,6 +87,7 @@ def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
             raise_on_error=False, tags={"anka/entry": "cli"}, run_config=quiet,
         )
         run_ids.append(result.run_id)
+        progress.end_line()
         print(f"[{'ok' if result.success else 'FAILED'}] cross-domain assets in "
               f"{time.monotonic() - started:.0f} s: run {result.run_id}", flush=True)
         for event in result.get_asset_materialization_events():
@@ -120,6 +129,34 @@ def _run_notes(result) -> list[str]:
                 if value is not None:
                     notes.append(f"warning: {materialization.asset_key.to_user_string()}: {getattr(value, 'value', value)}")
     return notes
+
+
+class ProgressPrinter(logging.Handler):
+    """Model-call progress (`anka.progress`) for a person at the CLI: a bar redrawn in place on a
+    terminal, plain lines otherwise; never wider than 100 columns."""
+
+    WIDTH = 100
+
+    def __init__(self, stream=None) -> None:
+        super().__init__(level=logging.INFO)
+        self.stream = stream or sys.stdout
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = record.getMessage()
+        done, total = getattr(record, "done", None), getattr(record, "total", None)
+        if self.tty and done is not None and total:
+            filled = int(20 * done / total)
+            bar = "[" + "#" * filled + "." * (20 - filled) + "] "
+            self.stream.write("\r" + (bar + line)[: self.WIDTH - 1].ljust(self.WIDTH - 1))
+        else:
+            self.stream.write("  " + line[: self.WIDTH - 2] + "\n")
+        self.stream.flush()
+
+    def end_line(self) -> None:
+        if self.tty:
+            self.stream.write("\r" + " " * (self.WIDTH - 1) + "\r")
+            self.stream.flush()
 
 
 def _quiet_warnings() -> None:

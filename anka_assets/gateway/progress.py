@@ -5,15 +5,21 @@ lines like
 
     raw_cot hukuk: 120/480 answered (25%), 3.2/s, ETA 1m 52s; 40 cached, 2 failed, 5 KVKK-blocked
 
-every `every_s` seconds (`ANKA_PROGRESS_EVERY_S`, default 10) and never more often.
+every `every_s` seconds (`ANKA_PROGRESS_EVERY_S`, default 10) and never more often. Each line also
+goes to the Python logger `anka.progress` with `done`/`total`/`label` attributes, where
+`anka-refinery build` draws a progress bar on a terminal (plain lines otherwise).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+
+PROGRESS_LOGGER = logging.getLogger("anka.progress")
 
 
 def _duration(seconds: float) -> str:
@@ -60,7 +66,9 @@ class ProgressReporter:
         now = self.clock()
         if now - self._last >= self.every_s and self.done < self.total:
             self._last = now
-            self.emit(self.line(now))
+            line = self.line(now)
+            self.emit(line)
+            PROGRESS_LOGGER.info(line, extra={"done": self.done, "total": self.total, "label": self.label})
 
     def line(self, now: float | None = None) -> str:
         now = self.clock() if now is None else now
