@@ -43,7 +43,8 @@ def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
         print(f"anka-refinery: {exc}", file=sys.stderr)
         return 2
     assets = list(defs.assets or [])
-    partitioned = [a for a in assets if a.partitions_def is not None]
+    # Observable sources (the expert verdict files) are read by the assets themselves; only what is made here.
+    partitioned = [a for a in assets if a.partitions_def is not None and getattr(a, "is_materializable", False)]
     unpartitioned = [a for a in assets if a.partitions_def is None]
     all_domains = sorted({k for a in partitioned for k in a.partitions_def.get_partition_keys()})
     chosen = list(domains) if domains else all_domains
@@ -104,7 +105,8 @@ def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
     print(format_table(summarize(paths.warehouse, chosen, run_ids)))
     print()
     print(f"warehouse     {paths.warehouse}")
-    print(f"review CSVs   {paths.review_queue_dir}/<domain>.csv (verdicts back to {paths.reviews_dir}/<domain>.csv)")
+    print(f"review CSVs   {paths.review_queue_dir}/<domain>.csv")
+    print(f"verdicts to   {paths.reviews_dir}/<domain>.csv")
     for label, where in written.items():
         print(f"{label:<13} {where}")
     if failed:
@@ -159,19 +161,18 @@ class ProgressPrinter(logging.Handler):
             self.stream.flush()
 
 
-def _quiet_warnings() -> None:
-    """Dagster's beta notices and its note that the seed and model assets have different backfill
-    policies (intended: see docs/ARCHITECTURE.md) are noise for someone running the build."""
+def _quiet_libraries(verbose: bool) -> None:
+    """The training stack's own chatter is noise in a build's output: per-step tqdm bars of datasets and
+    transformers, and FutureWarnings those libraries raise about their own internals. Dagster's notices are
+    filtered by category where the code location loads (definitions.py); nothing else is silenced.
+    `--verbose` keeps all of it."""
+    if verbose:
+        return
     import warnings
 
-    from dagster import BetaWarning, PreviewWarning
-
-    warnings.filterwarnings("ignore", category=BetaWarning)
-    warnings.filterwarnings("ignore", category=PreviewWarning)
-    warnings.filterwarnings("ignore", message=".*BackfillPolic.*")
-    warnings.filterwarnings("ignore", message=".*backfill policies.*")
-    warnings.filterwarnings("ignore", module="pydantic.*")  # distilabel's field declarations
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft|trl|accelerate)(\..*)?$")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -182,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_build.add_argument("--verbose", action="store_true", help="also show Dagster's own event log")
     args = parser.parse_args(argv)
     _default_dagster_home()
-    _quiet_warnings()
+    _quiet_libraries(getattr(args, "verbose", False))
     if args.command == "build":
         return build(args.domain, verbose=args.verbose)
     return 2

@@ -69,6 +69,9 @@ def test_build_command_materializes_every_asset_of_every_domain(project):
     hukuk = next(line.split() for line in table if line.startswith("hukuk"))
     assert int(hukuk[1]) == tasks["hukuk"] and hukuk[3].endswith("%")
     assert "LoRA adapter" in proc.stdout and Path(adapter_dir).name in proc.stdout and "review CSVs" in proc.stdout
+    # Quiet: no library chatter (tqdm bars, FutureWarnings), no Dagster notices about policies or betas.
+    noise = ("Warning:", "backfill policies", "it/s]", "examples/s]", "Traceback")
+    assert not [n for n in noise if n in proc.stdout + proc.stderr], (proc.stdout + proc.stderr)[-3000:]
     # The runs are in the instance that `dagster dev` shows.
     assert any((root / "history" / "runs").iterdir())  # under DAGSTER_HOME itself
 

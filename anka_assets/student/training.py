@@ -164,7 +164,7 @@ def _sft_config(hp: Hyperparameters, out_dir: Path, *, cpu: bool, **extra):
         use_cpu=cpu,
         # SFTConfig turns gradient checkpointing on by default: on CPU and small models it only costs time
         # (Unsloth brings its own through get_peft_model).
-        gradient_checkpointing=False,
+        activation_checkpointing=False,  # (transformers 5.2x name; `gradient_checkpointing` is deprecated)
         bf16=False if cpu else extra.pop("bf16", False),
         completion_only_loss=hp.loss_mode == "completion_only",
         include_num_input_tokens_seen=True,
