@@ -182,13 +182,13 @@ EXPANSION: ModelTask[list[str]] = ModelTask(
     defaults={"temperature": 0.8, "max_tokens": 1024},
 )
 
-#: Pairwise judge of the student evaluation: two answers to one task -> "A", "B" or "berabere". Eval tasks
-#: carry no sensitivity label, so they are confidential for the gateway (local judges only).
+#: Pairwise judge of the student evaluation: two answers to one task -> "A", "B" or "berabere". Each request
+#: carries its seed's KVKK label from `eval.jsonl` (none, in an older release: confidential, local judges only).
 PAIRWISE: ModelTask[PairwiseVerdict] = ModelTask(
     name="pairwise", template="pairwise", response_format=PAIRWISE_RESPONSE_FORMAT, parse=parse_pairwise,
     variables=lambda r: {"domain_label": r["domain_label"], "instruction": r["instruction"],
                          "answer_a": r["answer_a"] or "(boş cevap)", "answer_b": r["answer_b"] or "(boş cevap)",
                          "reference": r["reference"]},
-    labels=lambda r: RequestLabels(r["seed_id"], None, int(r["order"]), {"seed": 0}),
+    labels=lambda r: RequestLabels(r["seed_id"], r.get("sensitivity"), int(r["order"]), {"seed": 0}),
     defaults={"temperature": 0.0, "max_tokens": 256},
 )

@@ -246,7 +246,7 @@ def _features():
     chat = datasets.Features({"messages": msg, **side})
     evals = datasets.Features({"domain": datasets.Value("string"), "seed_id": datasets.Value("string"),
                                "instruction": datasets.Value("string"), "prompt": msg,
-                               "reference": datasets.Value("string")})
+                               "reference": datasets.Value("string"), "sensitivity": datasets.Value("string")})
     return chat, evals
 
 
@@ -372,7 +372,7 @@ def dataset_card(*, version: str, name: str, license: str, files: Mapping[str, S
         f"({', '.join(SIDE_COLUMNS)}).",
         "- `prompt_completion/{train,validation}.jsonl`: the same rows as conversational `prompt` / `completion` "
         "(TRL's completion-only loss with any chat template).",
-        "- `eval.jsonl`: held-out evaluation tasks (`prompt`, `reference` or null); never trained on.",
+        "- `eval.jsonl`: held-out evaluation tasks (`prompt`, `reference` or null, the seed's KVKK `sensitivity`); never trained on.",
         "- `parquet/`, `hf/` (`datasets.DatasetDict` with train / validation / eval), `release.json` (manifest).", "",
         "Assistant layout: " + json.dumps(layout.describe(), ensure_ascii=False), "",
         "## Counts per domain and split", "", _counts_table(counts), "",

@@ -68,3 +68,20 @@ def test_beats_base():
     assert not ok and "win rate 0.500 is not above 0.5" in why[0]
     ok, why = beats_base({"base_loss": None, "adapter_loss": None, "win_rate": None}, 0.5)
     assert not ok and "nothing measured" in why[0]
+
+
+def test_pairwise_requests_carry_the_eval_tasks_kvkk_label():
+    """A public held-out task may reach a commercial judge; one without a label stays local (fail closed)."""
+    from anka_assets.model_tasks import PAIRWISE
+    from anka_assets.student.release import EvalTask
+
+    public = EvalTask("hukuk", "tsk_0000000000000001", "Soru?", [{"role": "user", "content": "Soru?"}], None, "public")
+    unlabelled = EvalTask("hukuk", "tsk_0000000000000002", "Soru?", [{"role": "user", "content": "Soru?"}], None)
+    from anka_assets.student.evaluation import pairwise_rows, plan_pairs
+
+    assert unlabelled.sensitivity is None
+    tasks = [public, unlabelled]
+    rows = pairwise_rows(tasks, plan_pairs(tasks, seed=1), ["taban", "taban"], ["uyarlanmış", "uyarlanmış"])
+    labels = {(r["seed_id"], r["order"]): PAIRWISE.labels(r).sensitivity for r in rows}
+    assert labels == {(public.seed_id, 0): "public", (public.seed_id, 1): "public",
+                      (unlabelled.seed_id, 0): None, (unlabelled.seed_id, 1): None}

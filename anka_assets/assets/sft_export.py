@@ -69,14 +69,16 @@ def eval_rows(eval_tasks: pl.DataFrame, judged: pl.DataFrame, layout: Layout) ->
     best = {r["seed_id"]: r for r in passed.unique("seed_id", keep="first", maintain_order=True).iter_rows(named=True)}
     rows, redactions = [], 0
     for t in eval_tasks.sort(["domain", "seed_id"]).iter_rows(named=True):
-        ref, instruction = None, redact(t["instruction"])[0]
+        ref, instruction = None, redact(t["instruction"], mode="egress")[0]
         r = best.get(t["seed_id"])
         if r is not None:
             red = redact_sample(r["instruction"], list(r["reasoning_steps"]), r["answer"] or "")
             redactions += sum(red.counts.values())
             ref = None if red.meaningless else layout.assistant(red.steps, red.answer)
         rows.append({"domain": t["domain"], "seed_id": t["seed_id"], "instruction": instruction,
-                     "prompt": layout.prompt(instruction), "reference": ref})
+                     "prompt": layout.prompt(instruction), "reference": ref,
+                     # the seed's KVKK label: an evaluation judge may see a task only where its teacher could
+                     "sensitivity": t["sensitivity"]})
     return rows, redactions
 
 

@@ -140,7 +140,8 @@ def pairwise_rows(tasks: Sequence[EvalTask], plans: Sequence[PairPlan], base_ans
         answers = {"base": base_answers[plan.task_index], "adapter": adapter_answers[plan.task_index]}
         second = "adapter" if plan.first == "base" else "base"
         for order, (a, b) in enumerate(((plan.first, second), (second, plan.first))):
-            rows.append({"seed_id": task.seed_id, "order": order, "instruction": task.instruction,
+            rows.append({"seed_id": task.seed_id, "sensitivity": task.sensitivity, "order": order,
+                         "instruction": task.instruction,
                          "domain_label": (labels or {}).get(task.domain) or default_domain_label(task.domain),
                          "answer_a": answers[a], "answer_b": answers[b], "reference": task.reference})
     return rows

@@ -110,6 +110,7 @@ class EvalTask:
     instruction: str
     prompt: list[dict[str, str]]
     reference: str | None
+    sensitivity: str | None = None  #: the seed's KVKK label; missing (older releases) = confidential
 
 
 def eval_tasks(release: Release) -> list[EvalTask]:
@@ -123,7 +124,7 @@ def eval_tasks(release: Release) -> list[EvalTask]:
             raise ReleaseError(f"{path}:{i}: field 'reference' must be a string or null")
         tasks.append(EvalTask(domain=str(r["domain"]), seed_id=str(r["seed_id"]), instruction=str(r["instruction"]),
                               prompt=_messages(r["prompt"], f"{path}:{i}", "prompt", ("system", "user")),
-                              reference=reference))
+                              reference=reference, sensitivity=r.get("sensitivity")))
     return tasks
 
 
