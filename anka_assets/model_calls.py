@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 from dagster import MetadataValue
 
-from anka_assets.gateway import ModelGateway, ModelRequest, ModelResult
+from anka_assets.gateway import CallLedger, ModelGateway, ModelRequest, ModelResult
 from anka_assets.gateway.types import percentile
 from anka_assets.metadata import md_counts
 from anka_assets.parsing import ParseError
@@ -220,21 +220,19 @@ def health_verdict(asset: str, healths: Sequence[CallHealth], log: Any = None) -
     )
 
 
-def call_metrics(results: Sequence[ModelResult], prefix: str = "") -> dict[str, Any]:
-    """Calls made vs served from cache, tokens, cost, latency percentiles, for the UI."""
-    made = [r for r in results if not r.cached and r.status in ("ok", "failed")]
-    latencies = [r.latency_s for r in made if r.status == "ok"]
+def call_metrics(calls: CallLedger, prefix: str = "") -> dict[str, Any]:
+    """The gateway's own figures for the UI: calls made vs served from cache, tokens, cost, latency."""
     p = prefix
     return {
-        f"{p}calls_made": len(made),
-        f"{p}calls_cached": sum(r.cached for r in results),
-        f"{p}calls_blocked_kvkk": sum(r.status == "blocked_kvkk" for r in results),
-        f"{p}calls_failed": sum(r.status == "failed" for r in results),
-        f"{p}prompt_tokens": sum(r.prompt_tokens for r in made),
-        f"{p}completion_tokens": sum(r.completion_tokens for r in made),
-        f"{p}cost": MetadataValue.float(float(round(sum(r.cost for r in made), 6))),
-        f"{p}latency_p50_s": MetadataValue.float(float(round(percentile(latencies, 50), 4))),
-        f"{p}latency_p95_s": MetadataValue.float(float(round(percentile(latencies, 95), 4))),
+        f"{p}calls_made": calls.sent,
+        f"{p}calls_cached": calls.cache_hits,
+        f"{p}calls_blocked_kvkk": calls.blocked,
+        f"{p}calls_failed": calls.failed,
+        f"{p}prompt_tokens": calls.prompt_tokens,
+        f"{p}completion_tokens": calls.completion_tokens,
+        f"{p}cost": MetadataValue.float(float(round(calls.cost, 6))),
+        f"{p}latency_p50_s": MetadataValue.float(float(round(percentile(calls.latencies, 50), 4))),
+        f"{p}latency_p95_s": MetadataValue.float(float(round(percentile(calls.latencies, 95), 4))),
     }
 
 
@@ -250,21 +248,19 @@ def status_metadata(statuses: Sequence[str], prefix: str = "status") -> dict[str
     }
 
 
-def call_figures(results: Sequence[ModelResult], prefix: str = "") -> dict[str, Any]:
-    """One domain's call figures for its partition: :func:`call_metrics` when calls were made; otherwise
-    one word (``calls``: "all cached", "none made", "none needed") and the non-zero counts, so that a
-    cached re-run does not draw flat zero lines in the UI's plots."""
-    made = sum(not r.cached and r.status in ("ok", "failed") for r in results)
-    if made:
-        return call_metrics(results, prefix)
-    cached = sum(r.cached for r in results)
-    blocked = sum(r.status == "blocked_kvkk" for r in results)
-    word = "none needed" if not results else "all cached" if cached == len(results) else "none made"
+def call_figures(calls: CallLedger, prefix: str = "") -> dict[str, Any]:
+    """One domain's call figures for its partition, from the gateway's own ledger: :func:`call_metrics`
+    when calls were made; otherwise one word (``calls``: "all cached", "none made", "none needed") and
+    the non-zero counts, so that a cached re-run does not draw flat zero lines in the UI's plots."""
+    if calls.sent:
+        return call_metrics(calls, prefix)
+    word = ("none needed" if not calls.requests
+            else "all cached" if calls.cache_hits == calls.requests else "none made")
     out: dict[str, Any] = {f"{prefix}calls": word}
-    if cached:
-        out[f"{prefix}calls_cached"] = cached
-    if blocked:
-        out[f"{prefix}calls_blocked_kvkk"] = blocked
+    if calls.cache_hits:
+        out[f"{prefix}calls_cached"] = calls.cache_hits
+    if calls.blocked:
+        out[f"{prefix}calls_blocked_kvkk"] = calls.blocked
     return out
 
 

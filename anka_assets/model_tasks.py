@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from anka_assets.gateway import ModelGateway, ModelRequest, ModelResult
+from anka_assets.gateway import CallLedger, ModelGateway, ModelRequest, ModelResult
 from anka_assets.gateway.endpoint import EndpointSettings
 from anka_assets.model_calls import MAX_TOKENS_CAP, Answer, all_results, ask_parsed
 from anka_assets.parsing import (
@@ -104,10 +104,12 @@ class TaskRun(Generic[T]):
     answers: list[Answer[T]]
     handled_by: list[EndpointSettings]
     template_version: str
+    #: the gateways' own figures for this asset and partition (teacher + fallback), for metadata
+    calls: CallLedger = field(default_factory=CallLedger)
 
     @property
     def results(self) -> list[ModelResult]:
-        """Every gateway result, re-asks included (for ``call_metrics``)."""
+        """Every gateway result, re-asks included."""
         return all_results(self.answers)
 
 
@@ -144,7 +146,10 @@ def run_task(
         for i, answer in zip(redo, again):
             answers[i] = answer
             handled_by[i] = fallback.settings
-    return TaskRun(answers, handled_by, template.version)
+    calls = gateway.ledger(asset, partition)
+    if fallback is not None:
+        calls = calls + fallback.ledger(asset, partition)
+    return TaskRun(answers, handled_by, template.version, calls)
 
 
 # --- the tasks -------------------------------------------------------------------------------------

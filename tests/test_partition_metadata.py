@@ -86,17 +86,38 @@ def test_model_bound_assets_attach_each_domains_figures_to_its_own_partition(ref
 
 
 def test_call_figures_say_in_a_word_when_no_call_was_made():
-    from anka_assets.gateway import ModelResult
+    from anka_assets.gateway import CallLedger, GatewayRunStats
     from anka_assets.model_calls import call_figures
 
-    def result(status="ok", cached=False):
-        return ModelResult(key="k", status=status, text="x", finish_reason="stop", model="m", prompt_tokens=10,
-                           completion_tokens=5, latency_s=0.1, cost=0.002, cached=cached, attempts=int(not cached),
-                           error=None)
+    def ledger(**stats) -> CallLedger:
+        out = CallLedger()
+        out.add(GatewayRunStats(**stats), [0.1] * stats.get("sent", 0))
+        return out
 
-    made = call_figures([result(), result(cached=True)])
+    made = call_figures(ledger(requests=2, sent=1, cache_hits=1, prompt_tokens=10, completion_tokens=5, cost=0.002))
     assert made["calls_made"] == 1 and made["calls_cached"] == 1 and made["prompt_tokens"] == 10
-    assert call_figures([result(cached=True)] * 3) == {"calls": "all cached", "calls_cached": 3}
-    assert call_figures([]) == {"calls": "none needed"}
-    assert call_figures([ModelResult.blocked("k", "KVKK"), result(cached=True)], prefix="judge_") == {
+    assert made["latency_p50_s"].value == 0.1
+    assert call_figures(ledger(requests=3, cache_hits=3)) == {"calls": "all cached", "calls_cached": 3}
+    assert call_figures(CallLedger()) == {"calls": "none needed"}
+    assert call_figures(ledger(requests=2, cache_hits=1, blocked=1), prefix="judge_") == {
         "judge_calls": "none made", "judge_calls_cached": 1, "judge_calls_blocked_kvkk": 1}
+
+
+def test_the_gateways_ledger_is_what_the_metadata_shows(tmp_path):
+    """One domain's figures are the gateway's own count over every run (first asks and re-asks)."""
+    from anka_assets.gateway import EndpointSettings, ModelGateway, ModelRequest
+    from anka_assets.simulator import SimulatorServer
+
+    with SimulatorServer(port=0) as sim:
+        gateway = ModelGateway(EndpointSettings(role="teacher", backend="simulator", model="m", base_url=sim.base_url),
+                               tmp_path / "w.duckdb")
+        requests = [ModelRequest(messages=[{"role": "user", "content": f"Soru {i}: Lozan'ı açıklayınız."}],
+                                 params={"max_tokens": 40}, template_version="v1", seed_id=f"s{i}",
+                                 sensitivity="public") for i in range(3)]
+        gateway.run(requests, asset="raw_cot", partition="tarih")
+        gateway.run(requests[:2], asset="raw_cot", partition="tarih")  # served from the cache
+        gateway.run(requests[:1], asset="raw_cot", partition="hukuk")
+    tarih = gateway.ledger("raw_cot", "tarih")
+    assert (tarih.requests, tarih.sent, tarih.cache_hits, len(tarih.latencies)) == (5, 3, 2, 3)
+    assert gateway.ledger("raw_cot", "hukuk").requests == 1
+    assert (tarih + gateway.ledger("raw_cot", "hukuk")).requests == 6

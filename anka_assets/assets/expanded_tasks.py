@@ -27,7 +27,7 @@ from anka_assets.assets.curated_seeds import tasks_frame, tasks_from_frame
 from anka_assets.dedup import NearDuplicateIndex
 from anka_assets.assets import domain_table
 from anka_assets.fallback import TeacherFallback
-from anka_assets.gateway import ModelEndpoint, ModelGateway
+from anka_assets.gateway import CallLedger, ModelEndpoint, ModelGateway
 from anka_assets.metadata import add_domain_metadata, md_counts, md_preview
 from anka_assets.model_calls import call_figures
 from anka_assets.model_tasks import EXPANSION, TaskRun, run_task
@@ -205,7 +205,7 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
         for domain in context.partition_keys:
             curated = tasks_from_frame(curated_seeds.filter(pl.col("domain") == domain))
             jobs = plan_expansion(curated, config)
-            accepted, parents, rejected, made, model = [], [], Counter(), [], None
+            accepted, parents, rejected, made, model = [], [], Counter(), CallLedger(), None
             if jobs:
                 gateway = gateway or teacher.open_gateway(paths.warehouse, log=context.log)
                 if teacher_fallback.configured:
@@ -216,7 +216,7 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
                     params={"temperature": config.temperature, "max_tokens": config.max_tokens},
                     max_repairs=config.max_repairs, fallback=fallback, template=template,
                 )
-                made = run.results
+                made = run.calls
                 model = next((a.result.model for a, by in zip(run.answers, run.handled_by)
                               if by is gateway.settings and a.result.model), None) or gateway.settings.model
                 accepted, parents, rejected = accept_candidates(

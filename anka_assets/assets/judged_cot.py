@@ -28,7 +28,7 @@ from dagster import (
 from pydantic import Field
 
 from anka_assets.assets import domain_table
-from anka_assets.gateway import ModelEndpoint, ModelResult
+from anka_assets.gateway import CallLedger, ModelEndpoint
 from anka_assets.metadata import add_domain_metadata, md_bar_chart, md_preview, md_table
 from anka_assets.model_calls import (
     Answer,
@@ -204,7 +204,7 @@ def reject_reason_chart(reasons: Counter) -> str:
     return md_bar_chart({"rows": dict(reasons)}, "Ret nedenleri", alt="reject reasons")
 
 
-def domain_metadata(df: pl.DataFrame, results: Sequence[ModelResult], unmatched: Sequence[str],
+def domain_metadata(df: pl.DataFrame, calls: CallLedger, unmatched: Sequence[str],
                     health: CallHealth) -> dict[str, Any]:
     """One domain's figures, for its own partition."""
     passed = int(df["passed"].sum())
@@ -218,7 +218,7 @@ def domain_metadata(df: pl.DataFrame, results: Sequence[ModelResult], unmatched:
         **{f"rejected_{k}": v for k, v in sorted(reasons.items())},
         "expert_verdicts": int(df["expert_verdict"].is_not_null().sum()),
         "score_distribution": MetadataValue.md(score_distribution(df)),
-        **call_figures(results),
+        **call_figures(calls),
         "preview_passed": MetadataValue.md(md_preview(
             df.filter(pl.col("passed")), ["row_id", "instruction", "answer", "dogruluk", "kulturel_uygunluk"], n=5, width=120)),
         "preview_rejected": MetadataValue.md(md_preview(
@@ -282,7 +282,7 @@ def build_judged_cot(partitions_def: PartitionsDefinition):
             healths.append(health)
             frame = judged_rows(raw, dict(zip(ok_rows["row_id"].to_list(), answers)), experts, config, template.version)
             frames.append(frame)
-            add_domain_metadata(context, domain, domain_metadata(frame, run.results, unmatched, health))
+            add_domain_metadata(context, domain, domain_metadata(frame, run.calls, unmatched, health))
         df = pl.concat(frames) if frames else pl.DataFrame(schema=JUDGED_COT_DTYPES)
         health_meta, failure = health_verdict("judged_cot", healths, context.log)
         yield Output(df, metadata={  # run-wide facts; each domain's figures are on its own partition

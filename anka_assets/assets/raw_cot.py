@@ -22,7 +22,7 @@ from pydantic import Field
 
 from anka_assets.assets import domain_table
 from anka_assets.fallback import TeacherFallback
-from anka_assets.gateway import ModelEndpoint, ModelResult
+from anka_assets.gateway import CallLedger, ModelEndpoint
 from anka_assets.gateway.endpoint import EndpointSettings
 from anka_assets.metadata import add_domain_metadata, md_preview
 from anka_assets.model_calls import (
@@ -106,7 +106,7 @@ def cot_rows(
     return pl.DataFrame(rows, schema=RAW_COT_DTYPES)
 
 
-def domain_metadata(df: pl.DataFrame, results: Sequence[ModelResult], health: CallHealth) -> dict:
+def domain_metadata(df: pl.DataFrame, calls: CallLedger, health: CallHealth) -> dict:
     """One domain's figures, for its own partition."""
     ok = df.filter(pl.col("status") == "ok")
     not_ok = df.filter(pl.col("status") != "ok")
@@ -115,7 +115,7 @@ def domain_metadata(df: pl.DataFrame, results: Sequence[ModelResult], health: Ca
         "ok_rate": MetadataValue.float(rate(len(ok), len(df))),
         **status_metadata(df["status"].to_list()),
         "rows_served_by_fallback": int((df["served_by"] == "teacher_fallback").sum()),
-        **call_figures(results),
+        **call_figures(calls),
         "preview_ok": MetadataValue.md(md_preview(ok, ["row_id", "instruction", "reasoning", "answer"], n=5, width=160)),
         "preview_not_ok": MetadataValue.md(md_preview(not_ok, ["row_id", "status", "error"], n=10, width=160)),
     }
@@ -157,7 +157,7 @@ def build_raw_cot(partitions_def: PartitionsDefinition):
             healths.append(health)
             frame = cot_rows(tasks, run.answers, config, template.version, run.handled_by)
             frames.append(frame)
-            add_domain_metadata(context, domain, domain_metadata(frame, run.results, health))
+            add_domain_metadata(context, domain, domain_metadata(frame, run.calls, health))
         df = pl.concat(frames) if frames else pl.DataFrame(schema=RAW_COT_DTYPES)
         health_meta, failure = health_verdict("raw_cot", healths, context.log)
         yield Output(df, metadata={  # run-wide facts; each domain's figures are on its own partition

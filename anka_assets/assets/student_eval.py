@@ -27,9 +27,9 @@ from dagster import (
 )
 from pydantic import Field
 
-from anka_assets.gateway import ModelEndpoint
+from anka_assets.gateway import CallLedger, ModelEndpoint
 from anka_assets.metadata import md_table
-from anka_assets.model_calls import all_results, call_figures, status_metadata
+from anka_assets.model_calls import call_figures, status_metadata
 from anka_assets.model_tasks import PAIRWISE, run_task
 from anka_assets.seed_loader import domain_labels
 from anka_assets.resources import RefineryPaths
@@ -140,9 +140,10 @@ def student_eval(context: AssetExecutionContext, config: StudentEvalConfig, path
     rows = evaluation.pairwise_rows(tasks, plans, base_answers, adapter_answers,
                                     domain_labels(paths.seeds_dir, {t.domain for t in tasks}))
     gateway = judge.open_gateway(paths.warehouse, log=context.log)
-    answers = run_task(PAIRWISE, gateway, rows, asset="student_eval", partition=None, run_id=context.run_id,
-                       params={"temperature": config.judge_temperature, "max_tokens": config.judge_max_tokens},
-                       max_repairs=config.max_repairs).answers if rows else []
+    judged = run_task(PAIRWISE, gateway, rows, asset="student_eval", partition=None, run_id=context.run_id,
+                      params={"temperature": config.judge_temperature, "max_tokens": config.judge_max_tokens},
+                      max_repairs=config.max_repairs) if rows else None
+    answers = judged.answers if judged else []
     outcomes = evaluation.task_outcomes(plans, [a.parsed for a in answers])
     rows = evaluation.domain_rows(tasks, base_nll, adapter_nll, outcomes)
 
@@ -190,7 +191,7 @@ def student_eval(context: AssetExecutionContext, config: StudentEvalConfig, path
         "report": MetadataValue.md(report_markdown(rows, toy, adapter["version"], notes)),
         "answers_preview": MetadataValue.md(md_table(preview, ["domain", "task", "base", "adapter", "judged"], 60)),
         **status_metadata([a.status for a in answers], prefix="judge_status"),
-        **call_figures(all_results(answers), prefix="judge_"),
+        **call_figures(judged.calls if judged else CallLedger(), prefix="judge_"),
         **gen_meta,
     })
     yield AssetCheckResult(

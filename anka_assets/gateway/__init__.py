@@ -10,7 +10,7 @@ Modules: ``types`` (values), ``endpoint`` (settings from env), ``kvkk`` (the tra
 from anka_assets.gateway.core import ModelGateway
 from anka_assets.gateway.endpoint import EndpointSettings
 from anka_assets.gateway.kvkk import KvkkDecision, decide_kvkk
-from anka_assets.gateway.types import BackendUnavailable, GatewayRunStats, ModelRequest, ModelResult
+from anka_assets.gateway.types import BackendUnavailable, CallLedger, GatewayRunStats, ModelRequest, ModelResult
 
 
 def __getattr__(name: str):
@@ -32,5 +32,6 @@ __all__ = [
     "decide_kvkk",
     "BackendUnavailable",
     "ModelEndpoint",
+    "CallLedger",
     "GatewayRunStats",
 ]

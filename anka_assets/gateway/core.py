@@ -37,6 +37,7 @@ from anka_assets.gateway.retry import backoff_delay
 from anka_assets.gateway.types import (
     CallError,
     Completion,
+    CallLedger,
     GatewayRunStats,
     ModelRequest,
     ModelResult,
@@ -156,6 +157,9 @@ class ModelGateway:
         self.db_path = Path(db_path)
         self.log = log or _LOG
         self.last_stats = GatewayRunStats()
+        #: the gateway's own figures per (asset, partition), over every run of this gateway
+        self.ledgers: dict[tuple[str, str | None], CallLedger] = {}
+        self._ok_latencies: list[float] = []
         self._rng = random.Random()
         self._vllm: VllmBackend | None = None
         #: adaptive concurrency windows per replica URL, kept between runs of this gateway
@@ -203,6 +207,7 @@ class ModelGateway:
         settings = self.settings
         planned = plan_requests(settings, list(requests))
         stats = GatewayRunStats(requests=len(planned))
+        self._ok_latencies = []
         results: list[ModelResult | None] = [None] * len(planned)
         if not planned:
             self.last_stats = stats
@@ -275,11 +280,16 @@ class ModelGateway:
         stats.failed = sum(1 for r in results if r is not None and r.status == "failed")
         stats.wall_s = time.perf_counter() - t0
         self.last_stats = stats
+        self.ledger(asset, partition).add(stats, self._ok_latencies)
         self._log_summary(stats, asset, partition, results)
         missing = [i for i, r in enumerate(results) if r is None]
         if missing:  # pragma: no cover - a bug, never a silent null
             raise RuntimeError(f"gateway produced no result for requests {missing[:10]}")
         return results  # type: ignore[return-value]
+
+    def ledger(self, asset: str, partition: str | None) -> CallLedger:
+        """What this gateway did so far for `asset` / `partition` (its own figures, for metadata)."""
+        return self.ledgers.setdefault((asset, partition), CallLedger())
 
     def close(self) -> None:
         """Free an in-process model (vLLM) kept loaded between runs. HTTP backends hold nothing."""
@@ -369,6 +379,8 @@ class ModelGateway:
             completed = store.utcnow()
             stats.sent += 1
             self._progress.answered(failed=completion is None)
+            if completion is not None:
+                self._ok_latencies.append(latency)
             stats.retries += max(0, attempts - 1)
             latencies.append(latency)
             cache_row = None

@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 
 __all__ = [
     "SENSITIVITIES",
+    "CallLedger",
     "normalise_sensitivity",
     "ModelRequest",
     "ModelResult",
@@ -182,6 +183,42 @@ class GatewayRunStats:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class CallLedger:
+    """What one gateway did for one (asset, partition) over all its ``run`` calls (first asks, re-asks):
+    the gateway's own figures, which the assets show as they are instead of counting results again."""
+
+    requests: int = 0
+    sent: int = 0
+    cache_hits: int = 0
+    blocked: int = 0
+    failed: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    #: latency of every answered call sent (for percentiles)
+    latencies: list[float] = field(default_factory=list)
+
+    def add(self, stats: GatewayRunStats, latencies: Sequence[float]) -> None:
+        for name in ("requests", "sent", "cache_hits", "blocked", "failed", "retries", "prompt_tokens",
+                     "completion_tokens"):
+            setattr(self, name, getattr(self, name) + getattr(stats, name))
+        self.cost += stats.cost
+        self.latencies.extend(latencies)
+
+    def __add__(self, other: "CallLedger") -> "CallLedger":
+        out = CallLedger()
+        for part in (self, other):
+            for name in ("requests", "sent", "cache_hits", "blocked", "failed", "retries", "prompt_tokens",
+                         "completion_tokens"):
+                setattr(out, name, getattr(out, name) + getattr(part, name))
+            out.cost += part.cost
+            out.latencies.extend(part.latencies)
+        return out
+
 
 
 class BackendUnavailable(RuntimeError):
