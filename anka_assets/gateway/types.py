@@ -185,40 +185,29 @@ class GatewayRunStats:
         return asdict(self)
 
 
-@dataclass
-class CallLedger:
-    """What one gateway did for one (asset, partition) over all its ``run`` calls (first asks, re-asks):
-    the gateway's own figures, which the assets show as they are instead of counting results again."""
+#: The totals of a run that add up across runs (percentiles do not: they come from the samples).
+ADDITIVE_STATS = ("requests", "sent", "cache_hits", "blocked", "failed", "retries", "prompt_tokens",
+                  "completion_tokens", "cost", "timeouts", "overloaded", "wall_s")
 
-    requests: int = 0
-    sent: int = 0
-    cache_hits: int = 0
-    blocked: int = 0
-    failed: int = 0
-    retries: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
+
+@dataclass
+class CallLedger(GatewayRunStats):
+    """What one gateway did for one (asset, partition) over all its ``run`` calls (first asks, re-asks):
+    the gateway's own totals, which the assets show as they are instead of counting results again."""
+
     #: latency of every answered call sent (for percentiles)
     latencies: list[float] = field(default_factory=list)
 
     def add(self, stats: GatewayRunStats, latencies: Sequence[float]) -> None:
-        for name in ("requests", "sent", "cache_hits", "blocked", "failed", "retries", "prompt_tokens",
-                     "completion_tokens"):
+        for name in ADDITIVE_STATS:
             setattr(self, name, getattr(self, name) + getattr(stats, name))
-        self.cost += stats.cost
         self.latencies.extend(latencies)
 
     def __add__(self, other: "CallLedger") -> "CallLedger":
         out = CallLedger()
         for part in (self, other):
-            for name in ("requests", "sent", "cache_hits", "blocked", "failed", "retries", "prompt_tokens",
-                         "completion_tokens"):
-                setattr(out, name, getattr(out, name) + getattr(part, name))
-            out.cost += part.cost
-            out.latencies.extend(part.latencies)
+            out.add(part, part.latencies)
         return out
-
 
 
 class BackendUnavailable(RuntimeError):
