@@ -1,13 +1,13 @@
 """Backends: how a request body becomes a completion (network / GPU I/O). No policy lives here.
 
 * ``openai`` — any OpenAI-compatible server (``vllm serve``, llama.cpp, Ollama, TGI, a commercial API),
-  through distilabel's :class:`~distilabel.models.llms.OpenAILLM`. Distilabel's own retries are off
-  (``max_retries=0``): the gateway retries. We let ``OpenAILLM.load()`` build the client and then call
-  the ``AsyncOpenAI`` client it made (``_aclient``) rather than ``OpenAILLM.agenerate``, because
-  ``agenerate`` returns only texts and token counts: it drops ``finish_reason`` and the model name the
-  server reported, its ``@validate_call`` signature has no ``seed`` and types ``response_format`` as
-  ``Dict[str, str]`` (a ``json_schema`` response format does not validate), and its exceptions carry the
-  HTTP status and ``Retry-After`` only through the client's exception anyway.
+  through the ``openai`` package's ``AsyncOpenAI`` client with its own retries off (``max_retries=0``):
+  the gateway retries. One client per replica and run, on a connection pool sized to the configured
+  concurrency and one TLS context per process (building a context reads the CA bundle: ~50 ms, which
+  a client per run would pay again and again). distilabel's ``OpenAILLM`` was the wrapper here before;
+  it builds a synchronous client as well, its ``agenerate`` drops ``finish_reason`` and the model name
+  the server reported, and its ``@validate_call`` signature has no ``seed`` and types ``response_format``
+  as ``Dict[str, str]``, so the gateway called the client it made anyway.
 * ``simulator`` — the same code path against the built-in simulator over real HTTP; the gateway starts
   an in-process :class:`~anka_assets.simulator.SimulatorServer` for the run unless ``base_url`` points
   at one that already runs.
@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import importlib.util
 import json
 import logging
-import math
+import ssl
 import time
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
@@ -93,6 +94,23 @@ def server_message(body: bytes | str | None, reason: str | None = None) -> str:
     return reason or "no explanation in the response body"
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The process's one client TLS context (certifi's CA bundle, as httpx uses by default).
+
+    Building one reads and parses the whole CA bundle (~50 ms of CPU); every HTTP client the gateway
+    makes shares this one. ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``, when set, name the bundle instead.
+    """
+    import os
+
+    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    if cafile or capath:
+        return ssl.create_default_context(cafile=cafile or None, capath=capath or None)
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 # Time to first byte: the response hook (headers received) appends a timestamp to the list of the call.
 _FIRST_BYTE: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("anka_first_byte", default=None)
 
@@ -119,7 +137,7 @@ async def probe_models(
     url = base_url.rstrip("/") + "/models"
     headers = {"Authorization": f"Bearer {api_key or 'EMPTY'}"}
     try:
-        async with httpx.AsyncClient(timeout=timeout_s) as client:
+        async with httpx.AsyncClient(timeout=timeout_s, verify=tls_context()) as client:
             response = await client.get(url, headers=headers)
     except httpx.TimeoutException:
         raise ProbeFailed(
@@ -174,7 +192,6 @@ class HttpBackend:
         self.log = log
         self._given_url = base_url
         self.base_url: str | None = base_url or (settings.base_urls[0] if settings.base_urls else None)
-        self._llm: Any = None
         self._client: Any = None
         self._create_params: frozenset[str] = frozenset()
 
@@ -196,23 +213,26 @@ class HttpBackend:
         )
 
     async def start(self) -> None:
-        from distilabel.models.llms import OpenAILLM  # heavy import, only when a call is to be made
+        import openai
 
         assert self.base_url is not None
-        self._llm = OpenAILLM(
-            model=self.settings.model,
+        c = self.settings.max_concurrency
+        limits = type(openai.DEFAULT_CONNECTION_LIMITS)(  # the httpx flavour this openai version uses
+            max_connections=max(c, 100), max_keepalive_connections=max(c, 20), keepalive_expiry=30.0
+        )
+        http_client = openai.DefaultAsyncHttpxClient(
+            verify=tls_context(), limits=limits, event_hooks={"response": [_on_response]},
+            timeout=self.settings.timeout_s,
+        )
+        self._client = openai.AsyncOpenAI(
             base_url=self.base_url,
             # Never let the client fall back to OPENAI_API_KEY from the environment: a key meant for one
             # provider must not travel to another endpoint. Local servers accept any placeholder.
             api_key=self.settings.api_key or "EMPTY",
             max_retries=0,
-            timeout=max(1, math.ceil(self.settings.timeout_s)),  # per-call float timeout below
+            timeout=self.settings.timeout_s,  # and a per-call timeout below
+            http_client=http_client,
         )
-        self._llm.load()
-        self._client = self._llm._aclient
-        hooks = getattr(getattr(self._client, "_client", None), "event_hooks", None)
-        if isinstance(hooks, dict) and _on_response not in hooks.get("response", []):
-            hooks.setdefault("response", []).append(_on_response)
         import inspect
 
         self._create_params = frozenset(inspect.signature(self._client.chat.completions.create).parameters)
@@ -224,13 +244,6 @@ class HttpBackend:
                 await client.close()
             except Exception:  # noqa: BLE001 - closing must not mask the run's outcome
                 pass
-        for sync_client in (getattr(self._llm, "_client", None),):
-            if sync_client is not None:
-                try:
-                    sync_client.close()
-                except Exception:  # noqa: BLE001
-                    pass
-        self._llm = None
 
     def _split_body(self, body: Mapping[str, Any]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}

@@ -3,8 +3,11 @@
 Order of work in one :meth:`ModelGateway.run` call:
 
 1. plan (pure): KVKK decision, cache key and payload hash for every request — before any I/O;
-2. open the warehouse (waiting out another process's lock), look the allowed requests up in the cache;
-3. append one audit row per request (blocked and cache hits complete, sends ``pending``);
+2. open the warehouse (waiting out another process's lock; in its thread, while 1 runs), look the
+   allowed requests up in the cache;
+3. append one audit row per request (blocked and cache hits complete, sends ``pending``): first the rows
+   of the requests that fill the first window, then, while those are being sent, all others. A request
+   is never sent before its audit row is committed;
 4. send the rest concurrently (bounded, retried), writing each response to the cache and completing its
    audit row in one transaction as it arrives, so a crash loses nothing that arrived;
 5. close the backend and the warehouse, and keep the totals in :attr:`ModelGateway.last_stats`.
@@ -24,7 +27,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
 from anka_assets.gateway import store
 from anka_assets.gateway.backends import HttpBackend, VllmBackend, check_vllm_available, make_backend
@@ -65,10 +68,10 @@ class PlannedRequest:
     audit_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-def plan_requests(settings: EndpointSettings, requests: Sequence[ModelRequest]) -> list[PlannedRequest]:
-    """KVKK decision and hashes for each request. Pure apart from the random audit ids."""
+def plan_requests(settings: EndpointSettings, requests: Sequence[ModelRequest], start: int = 0) -> list[PlannedRequest]:
+    """KVKK decision and hashes for each request (numbered from ``start``). Pure apart from the random audit ids."""
     planned = []
-    for i, request in enumerate(requests):
+    for i, request in enumerate(requests, start):
         if not isinstance(request, ModelRequest):
             raise TypeError(f"requests[{i}] is {type(request).__name__}, not ModelRequest")
         planned.append(
@@ -82,6 +85,35 @@ def plan_requests(settings: EndpointSettings, requests: Sequence[ModelRequest]) 
             )
         )
     return planned
+
+
+#: requests planned, looked up and audited together after the first window's worth
+_ADMIT_CHUNK = 1024
+#: requests planned between two turns of the event loop (~5 ms of hashing and KVKK scanning)
+_PLAN_SLICE = 64
+
+
+@dataclass
+class _Batch:
+    """Newly admitted calls; none is sent before ``rows_written`` (their audit rows' insert) is done."""
+
+    leaders: list[PlannedRequest]
+    rows_written: asyncio.Future
+
+    async def written(self) -> None:
+        await asyncio.shield(self.rows_written)  # shielded: one cancelled call must not cancel the insert
+
+
+@dataclass
+class _RunState:
+    """What one run has decided so far: a result per request, the calls to make and their duplicates."""
+
+    results: list[ModelResult | None]
+    stats: GatewayRunStats
+    label: str = ""
+    leaders: dict[str, PlannedRequest] = field(default_factory=dict)
+    followers: dict[str, list[PlannedRequest]] = field(default_factory=dict)
+    writes: list[asyncio.Future] = field(default_factory=list)
 
 
 class _Warehouse:
@@ -99,9 +131,18 @@ class _Warehouse:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
-    async def open(self) -> None:
-        self.con = await self._submit(store.open_warehouse, self.path, log=self.log)
-        await self.call(store.ensure_tables)
+    def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future:
+        """Queue ``fn(con, *args)`` on the warehouse's thread now (in order with every later write)."""
+        return asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, self.con, *args))
+
+    def open(self) -> asyncio.Future:
+        """Open the file and make sure the tables exist, in the warehouse's thread (started now)."""
+
+        def _open() -> None:
+            self.con = store.open_warehouse(self.path, log=self.log)
+            store.ensure_tables(self.con)
+
+        return asyncio.get_running_loop().run_in_executor(self._executor, _open)
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await self._submit(fn, self.con, *args, **kwargs)
@@ -204,79 +245,33 @@ class ModelGateway:
         run_id: str | None = None,
     ) -> list[ModelResult]:
         t0 = time.perf_counter()
-        settings = self.settings
-        planned = plan_requests(settings, list(requests))
-        stats = GatewayRunStats(requests=len(planned))
+        requests = list(requests)
+        stats = GatewayRunStats(requests=len(requests))
         self._ok_latencies = []
-        results: list[ModelResult | None] = [None] * len(planned)
-        if not planned:
+        self._progress = None
+        state = _RunState(results=[None] * len(requests), stats=stats,
+                          label=f"{asset} {partition}" if partition else asset)
+        if not requests:
             self.last_stats = stats
             return []
 
         warehouse = _Warehouse(self.db_path, self.log)
         try:
-            await warehouse.open()
-            allowed_keys = [p.key for p in planned if p.kvkk.allowed]
-            cached = await warehouse.call(store.lookup_cache, allowed_keys)
-
-            audit_rows: list[store.AuditRow] = []
-            leaders: dict[str, PlannedRequest] = {}
-            followers: dict[str, list[PlannedRequest]] = {}
-            now = store.utcnow()
-
-            def audit(p: PlannedRequest, decision: str, reason: str, status: str, **outcome: Any) -> None:
-                audit_rows.append(
-                    store.AuditRow(
-                        audit_id=p.audit_id,
-                        ts=now,
-                        run_id=run_id,
-                        asset=asset,
-                        partition=partition,
-                        seed_id=p.request.seed_id,
-                        role=settings.role,
-                        endpoint=settings.endpoint,
-                        model=settings.model,
-                        backend=settings.backend,
-                        locality=str(settings.locality),
-                        sensitivity=p.sensitivity,
-                        decision=decision,
-                        reason=reason,
-                        payload_sha256=p.payload_sha256,
-                        cache_key=p.key,
-                        status=status,
-                        pii_kinds=",".join(p.kvkk.pii_kinds) or None,
-                        **outcome,
-                    )
-                )
-
-            for p in planned:
-                if not p.kvkk.allowed:
-                    stats.blocked += 1
-                    results[p.index] = ModelResult.blocked(p.key, p.kvkk.reason)
-                    audit(p, "blocked", p.kvkk.reason, "blocked_kvkk", completed_at=now)
-                elif p.key in cached:
-                    stats.cache_hits += 1
-                    results[p.index] = ModelResult.from_cache(p.key, cached[p.key])
-                    audit(p, "cache_hit", f"{p.kvkk.reason}; response found in cache", "ok", completed_at=now)
-                elif p.key in leaders:
-                    stats.cache_hits += 1
-                    followers.setdefault(p.key, []).append(p)
-                    audit(p, "cache_hit", f"{p.kvkk.reason}; same call as an earlier request of this run", "pending")
-                else:
-                    leaders[p.key] = p
-                    audit(p, "sent", p.kvkk.reason, "pending")
-            await warehouse.call(store.insert_audit_rows, audit_rows)
-            del audit_rows
-
-            if leaders:
-                self._progress = ProgressReporter(
-                    label=f"{asset} {partition}" if partition else asset, total=len(leaders),
-                    emit=self.log.info, cached=stats.cache_hits, blocked=stats.blocked,
-                )
-                await self._send_all(list(leaders.values()), followers, results, stats, warehouse)
+            opening = warehouse.open()  # in the warehouse's thread while the first chunk is planned
+            batches = self._admit(requests, state, warehouse, opening, asset=asset, partition=partition, run_id=run_id)
+            try:
+                await self._send_all(batches, state, warehouse)
+            finally:
+                await batches.aclose()
+            await asyncio.gather(*state.writes)  # every audit row is committed
         finally:
+            for write in state.writes:
+                if not write.done():
+                    write.cancel()
+            await asyncio.gather(*state.writes, return_exceptions=True)
             await asyncio.shield(asyncio.to_thread(warehouse.close))
 
+        results = state.results
         stats.failed = sum(1 for r in results if r is not None and r.status == "failed")
         stats.wall_s = time.perf_counter() - t0
         self.last_stats = stats
@@ -286,6 +281,114 @@ class ModelGateway:
         if missing:  # pragma: no cover - a bug, never a silent null
             raise RuntimeError(f"gateway produced no result for requests {missing[:10]}")
         return results  # type: ignore[return-value]
+
+    async def _admit(
+        self,
+        requests: list[ModelRequest],
+        state: "_RunState",
+        warehouse: "_Warehouse",
+        opening: asyncio.Future,
+        *,
+        asset: str,
+        partition: str | None,
+        run_id: str | None,
+    ) -> AsyncIterator["_Batch"]:
+        """Plan, look up, classify and audit the requests chunk by chunk, yielding each chunk's new leaders.
+
+        The first chunk is one window's worth, so the first calls go out after milliseconds whatever the
+        run's size; later chunks are planned while earlier ones are in flight.
+        """
+        settings = self.settings
+        first = settings.max_concurrency * max(1, len(settings.base_urls))
+        start = 0
+        while start < len(requests):
+            if start == 0:
+                planned = plan_requests(settings, requests[:first])
+                await opening
+            else:  # in slices, yielding between them: the calls in flight must not stall while we hash
+                end = min(len(requests), start + max(first, _ADMIT_CHUNK))
+                planned = []
+                for at in range(start, end, _PLAN_SLICE):
+                    await asyncio.sleep(0)
+                    planned += plan_requests(settings, requests[at : min(end, at + _PLAN_SLICE)], at)
+            start += len(planned)
+            allowed = [p.key for p in planned if p.kvkk.allowed]
+            cached = await warehouse.call(store.lookup_cache, allowed) if allowed else {}
+            rows, leaders = self._classify(planned, cached, state, asset=asset, partition=partition, run_id=run_id)
+            # Submitted at once, with no await since the classification: the warehouse's one thread
+            # writes in order, so no outcome of these requests can be written before their rows.
+            written = warehouse.submit(store.insert_audit_rows, rows)
+            state.writes.append(written)
+            yield _Batch(leaders, written)
+            if len(state.writes) == 1:  # the first window goes out before the rest is planned
+                await asyncio.shield(written)
+
+    def _classify(
+        self,
+        planned: list[PlannedRequest],
+        cached: dict[str, store.CachedResponse],
+        state: "_RunState",
+        *,
+        asset: str,
+        partition: str | None,
+        run_id: str | None,
+    ) -> tuple[list[store.AuditRow], list[PlannedRequest]]:
+        """Each request is blocked, a cache hit, a duplicate of an earlier one, or a new call (a leader)."""
+        settings, stats, results = self.settings, state.stats, state.results
+        rows: list[store.AuditRow] = []
+        leaders: list[PlannedRequest] = []
+        now = store.utcnow()
+
+        def audit(p: PlannedRequest, decision: str, reason: str, status: str, **outcome: Any) -> None:
+            rows.append(
+                store.AuditRow(
+                    audit_id=p.audit_id,
+                    ts=now,
+                    run_id=run_id,
+                    asset=asset,
+                    partition=partition,
+                    seed_id=p.request.seed_id,
+                    role=settings.role,
+                    endpoint=settings.endpoint,
+                    model=settings.model,
+                    backend=settings.backend,
+                    locality=str(settings.locality),
+                    sensitivity=p.sensitivity,
+                    decision=decision,
+                    reason=reason,
+                    payload_sha256=p.payload_sha256,
+                    cache_key=p.key,
+                    status=status,
+                    pii_kinds=",".join(p.kvkk.pii_kinds) or None,
+                    **outcome,
+                )
+            )
+
+        for p in planned:
+            if not p.kvkk.allowed:
+                stats.blocked += 1
+                results[p.index] = ModelResult.blocked(p.key, p.kvkk.reason)
+                audit(p, "blocked", p.kvkk.reason, "blocked_kvkk", completed_at=now)
+            elif p.key in cached:
+                stats.cache_hits += 1
+                results[p.index] = ModelResult.from_cache(p.key, cached[p.key])
+                audit(p, "cache_hit", f"{p.kvkk.reason}; response found in cache", "ok", completed_at=now)
+            elif p.key in state.leaders:
+                stats.cache_hits += 1
+                reason = f"{p.kvkk.reason}; same call as an earlier request of this run"
+                done = results[state.leaders[p.key].index]
+                if done is None:  # completed with its leader
+                    state.followers.setdefault(p.key, []).append(p)
+                    audit(p, "cache_hit", reason, "pending")
+                else:  # the leader was answered (or failed) while this chunk was planned
+                    results[p.index] = done.for_duplicate(p.key)
+                    audit(p, "cache_hit", reason, done.status, error=done.error, completed_at=now)
+            else:
+                state.leaders[p.key] = p
+                leaders.append(p)
+                audit(p, "sent", p.kvkk.reason, "pending")
+        return rows, leaders
+
 
     def ledger(self, asset: str, partition: str | None) -> CallLedger:
         """What this gateway did so far for `asset` / `partition` (its own figures, for metadata)."""
@@ -327,7 +430,7 @@ class ModelGateway:
                 limit = AdaptiveLimit(max_limit=c, initial=max(1, c // 2),
                                       latency_budget_s=self.settings.timeout_s / 2)
             else:  # a fixed window: never grows, never shrinks
-                limit = AdaptiveLimit(max_limit=c, initial=max(1, c // 2), tolerance=math.inf, timeout_factor=1.0, overload_factor=1.0)
+                limit = AdaptiveLimit(max_limit=c, initial=c, tolerance=math.inf, timeout_factor=1.0, overload_factor=1.0)
             self._limits[url] = limit
         return limit
 
@@ -361,16 +464,10 @@ class ModelGateway:
             pool._eject(replicas[i])
         return pool
 
-    async def _send_all(
-        self,
-        leaders: list[PlannedRequest],
-        followers: dict[str, list[PlannedRequest]],
-        results: list[ModelResult | None],
-        stats: GatewayRunStats,
-        warehouse: _Warehouse,
-    ) -> None:
+    async def _send_all(self, batches: AsyncIterator["_Batch"], state: "_RunState", warehouse: "_Warehouse") -> None:
+        """Send every admitted leader: the backend starts with the first one (none for an all-cached run)."""
         settings = self.settings
-        backend = self._backends()
+        stats, results, followers = state.stats, state.results, state.followers
         latencies: list[float] = []
         self._ttfbs: list[float] = []
         secrets = settings.secrets()
@@ -411,45 +508,54 @@ class ModelGateway:
                     "error": result.error, "completed_at": completed,
                 })
             ]
-            for f in followers.get(p.key, ()):
+            for f in followers.pop(p.key, ()):
                 results[f.index] = result.for_duplicate(f.key)
                 updates.append((f.audit_id, {"status": result.status, "attempts": 0, "prompt_tokens": 0,
                                              "completion_tokens": 0, "latency_s": 0.0, "cost": 0.0,
                                              "error": result.error, "completed_at": completed}))
             await warehouse.record(updates, cache_row)
 
+        backend: list[HttpBackend] | VllmBackend | None = None
         pool: ReplicaPool[HttpBackend] | None = None
+        tasks: list[asyncio.Future] = []
+        send_one: Callable[[PlannedRequest, _Batch], Awaitable[None]] | None = None
         try:
-            if isinstance(backend, VllmBackend):
-                await backend.start()
-            else:
-                pool = await self._start_pool(backend)
-        except Exception as exc:
-            if isinstance(exc, ProbeFailed):
-                message = scrub(str(exc), secrets)
-            else:
-                message = scrub(f"backend {settings.backend!r} did not start: {type(exc).__name__}: {exc}", secrets)
-            if not isinstance(backend, VllmBackend):
-                await asyncio.gather(*(b.aclose() for b in backend), return_exceptions=True)
-            completed = store.utcnow()
-            updates = [
-                (p.audit_id, {"status": "failed", "attempts": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                              "latency_s": 0.0, "cost": 0.0, "error": message, "completed_at": completed})
-                for p in leaders + [f for fs in followers.values() for f in fs]
-            ]
-            await warehouse.record(updates)
-            self.log.error("%s", message)
+            async for batch in batches:
+                if not batch.leaders:
+                    continue
+                if self._progress is None:
+                    self._progress = ProgressReporter(label=state.label, total=0, emit=self.log.info)
+                self._progress.total += len(batch.leaders)
+                self._progress.cached, self._progress.blocked = stats.cache_hits, stats.blocked
+                if backend is None:
+                    backend = self._backends()
+                    try:
+                        if isinstance(backend, VllmBackend):
+                            await backend.start()
+                        else:
+                            pool = await self._start_pool(backend)
+                    except Exception as exc:
+                        await self._fail_unstarted(exc, backend, batches, state, warehouse)
+                        raise
+                    send_one = None if pool is None else self._sender(pool, finish, stats)
+                if isinstance(backend, VllmBackend):
+                    await batch.written()
+                    await self._send_batches(backend, batch.leaders, finish)
+                else:
+                    assert send_one is not None
+                    tasks.extend(asyncio.ensure_future(send_one(p, batch)) for p in batch.leaders)
+            await asyncio.gather(*tasks)
+        except BaseException:
+            # Only infrastructure failures get here (the warehouse went away, the run was cancelled):
+            # stop the other calls before the client and the connection are closed under them.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        try:
-            if isinstance(backend, VllmBackend):
-                await self._send_batches(backend, leaders, finish)
-            else:
-                assert pool is not None
-                await self._send_concurrently(pool, leaders, finish, stats)
         finally:
             if isinstance(backend, VllmBackend):
                 await asyncio.shield(backend.aclose())
-            else:
+            elif backend is not None:
                 await asyncio.shield(asyncio.gather(*(b.aclose() for b in backend), return_exceptions=True))
             stats.latency_p50_s = percentile(latencies, 50)
             stats.latency_p95_s = percentile(latencies, 95)
@@ -457,6 +563,37 @@ class ModelGateway:
             stats.ttfb_p95_s = percentile(self._ttfbs, 95)
             if pool is not None:
                 stats.window_final = sum(r.limit.window for r in pool.replicas)
+
+    async def _fail_unstarted(
+        self,
+        exc: Exception,
+        backend: list[HttpBackend] | VllmBackend,
+        batches: AsyncIterator["_Batch"],
+        state: "_RunState",
+        warehouse: "_Warehouse",
+    ) -> None:
+        """The backend did not start (probe failed, no GPU, ...): every call of the run fails with one reason."""
+        secrets = self.settings.secrets()
+        if isinstance(exc, ProbeFailed):
+            message = scrub(str(exc), secrets)
+        else:
+            message = scrub(f"backend {self.settings.backend!r} did not start: {type(exc).__name__}: {exc}", secrets)
+        if not isinstance(backend, VllmBackend):
+            await asyncio.gather(*(b.aclose() for b in backend), return_exceptions=True)
+        async for _ in batches:  # admit (and audit) the rest of the run too
+            pass
+        await asyncio.gather(*state.writes)
+        completed = store.utcnow()
+        pending = [p for p in state.leaders.values() if state.results[p.index] is None]
+        pending += [f for fs in state.followers.values() for f in fs]
+        updates = [
+            (p.audit_id, {"status": "failed", "attempts": 0, "prompt_tokens": 0, "completion_tokens": 0,
+                          "latency_s": 0.0, "cost": 0.0, "error": message, "completed_at": completed})
+            for p in pending
+        ]
+        await warehouse.record(updates)
+        self.log.error("%s", message)
+
 
     @staticmethod
     def _outcome(error: CallError | None) -> str:
@@ -471,17 +608,20 @@ class ModelGateway:
             return "down"
         return "other"
 
-    async def _send_concurrently(
-        self, pool: ReplicaPool[HttpBackend], leaders: list[PlannedRequest], finish: Callable, stats: GatewayRunStats
-    ) -> None:
-        """Each attempt takes a slot on the least loaded replica (waiting while every window is full) and
+    def _sender(
+        self, pool: ReplicaPool[HttpBackend], finish: Callable, stats: GatewayRunStats
+    ) -> Callable[[PlannedRequest, "_Batch"], Awaitable[None]]:
+        """The coroutine that makes one call, attempt by attempt, once its audit row is written.
+
+        Each attempt takes a slot on the least loaded replica (waiting while every window is full) and
         gives it back before a retry waits, so a retry after a timeout queues behind the shrunken window."""
         settings = self.settings
         log = self.log
         seen_events = len(pool.events)
 
-        async def one(p: PlannedRequest) -> None:
+        async def one(p: PlannedRequest, batch: _Batch) -> None:
             nonlocal seen_events
+            await batch.written()
             body = request_body(settings.model, p.request)
             attempts = 0
             completion: Completion | None = None
@@ -528,16 +668,7 @@ class ModelGateway:
             latency = time.perf_counter() - start
             await finish(p, completion, error, attempts, latency)
 
-        tasks = [asyncio.ensure_future(one(p)) for p in leaders]
-        try:
-            await asyncio.gather(*tasks)
-        except BaseException:
-            # Only infrastructure failures get here (the warehouse went away, the run was cancelled):
-            # stop the other calls before the client and the connection are closed under them.
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
+        return one
 
     async def _send_batches(self, backend: VllmBackend, leaders: list[PlannedRequest], finish: Callable) -> None:
         """Offline batching: chunks of ``max_concurrency`` prompts, each chunk written as it completes."""
