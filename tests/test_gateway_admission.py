@@ -9,13 +9,13 @@ from __future__ import annotations
 import threading
 import time
 
-import duckdb
 import pytest
 
 import anka_assets.gateway.core as core
 from anka_assets.gateway import EndpointSettings, ModelGateway, ModelRequest, store
 from anka_assets.gateway.backends import HttpBackend
 from anka_assets.simulator import FaultConfig, SimulatorServer
+from tests.test_gateway_http import audit_rows as audit, sim  # noqa: F401 - sim is a fixture
 
 
 def req(i: int, *, text: str | None = None, sensitivity: str = "public") -> ModelRequest:
@@ -26,19 +26,6 @@ def req(i: int, *, text: str | None = None, sensitivity: str = "public") -> Mode
         seed_id=f"seed-{i}",
         sensitivity=sensitivity,
     )
-
-
-def audit(db) -> list[dict]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        cur = con.execute("SELECT * FROM anka.model_audit")
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorServer(port=0) as server:
-        yield server
 
 
 @pytest.fixture
@@ -151,3 +138,12 @@ def test_a_backend_that_does_not_start_fails_every_chunk_and_audits_it(small_chu
 def settings_for_url(url: str) -> EndpointSettings:
     return EndpointSettings(role="teacher", backend="openai", model="anka-sim-teacher", base_url=url,
                             locality="local", max_concurrency=4, timeout_s=5)
+
+
+def test_a_bad_item_late_in_a_long_run_stops_it_before_any_call(sim, small_chunks, tmp_path):
+    sim.set_faults(FaultConfig())
+    sim.reset()
+    requests = [req(i) for i in range(30)] + [{"messages": []}]
+    with pytest.raises(TypeError, match=r"requests\[30\] is dict, not ModelRequest"):
+        ModelGateway(settings(sim), tmp_path / "w.duckdb").run(requests, asset="raw_cot", partition="tarih")
+    assert sim.stats()["total"] == 0

@@ -246,6 +246,9 @@ class ModelGateway:
     ) -> list[ModelResult]:
         t0 = time.perf_counter()
         requests = list(requests)
+        for i, request in enumerate(requests):  # a bad item stops the run before any call, not mid-way
+            if not isinstance(request, ModelRequest):
+                raise TypeError(f"requests[{i}] is {type(request).__name__}, not ModelRequest")
         stats = GatewayRunStats(requests=len(requests))
         self._ok_latencies = []
         self._progress = None
