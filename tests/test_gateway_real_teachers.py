@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+import duckdb
 import pytest
 from dagster import materialize
 
@@ -330,6 +331,35 @@ def test_adaptive_window_keeps_every_row_where_a_fixed_window_loses_rows(tmp_pat
         out = adaptive.run([req(i) for i in range(100, 140)], asset="a", partition=None)
         assert all(r.ok for r in out)
         assert adaptive.last_stats.window_final < 16
+
+
+def test_the_next_run_starts_from_the_window_the_server_ended_with(tmp_path):
+    """Each Dagster step is a new process with a new gateway: the window learned by the last run against
+    the same server and model is read from the warehouse instead of starting cold at half the maximum."""
+    faults = FaultConfig(latency="fixed:0.1", max_concurrent=2)
+    db = tmp_path / "w.duckdb"
+    with SimulatorServer(faults=faults) as sim:
+        first = ModelGateway(settings(sim.base_url, max_concurrency=16, timeout_s=0.6, max_retries=1), db)
+        first.run([req(i) for i in range(40)], asset="a", partition=None)
+        learned = first.last_stats.window_final
+        assert learned < 16 and learned != 8  # not where a cold start would be
+        with duckdb.connect(str(db), read_only=True) as con:
+            rows = con.execute('SELECT model, url, "window", max_concurrency FROM anka.gateway_windows').fetchall()
+        assert rows == [("anka-sim-teacher", sim.base_url, learned, 16)]
+
+        second = ModelGateway(settings(sim.base_url, max_concurrency=16, timeout_s=0.6, max_retries=1), db)
+        second.run([req(100)], asset="a", partition=None)  # one quick answer changes no window
+        assert second.last_stats.window_final == learned
+
+        with duckdb.connect(str(db)) as con:  # a day later the server may be another one: start cold
+            con.execute("UPDATE anka.gateway_windows SET updated_at = updated_at - INTERVAL 2 DAY")
+        third = ModelGateway(settings(sim.base_url, max_concurrency=16, timeout_s=0.6, max_retries=1), db)
+        third.run([req(101)], asset="a", partition=None)
+        assert third.last_stats.window_final == 8
+
+        other_model = ModelGateway(settings(sim.base_url, model="anka-sim-judge", max_concurrency=16), db)
+        other_model.run([req(102)], asset="a", partition=None)
+        assert other_model.last_stats.window_final == 8
 
 
 def test_rate_limited_server_gets_every_row_through_retry_after(tmp_path):

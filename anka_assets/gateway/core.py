@@ -87,6 +87,9 @@ def plan_requests(settings: EndpointSettings, requests: Sequence[ModelRequest], 
     return planned
 
 
+#: a window learned from a server is trusted for a day; after that the server starts cold again
+_WINDOW_MAX_AGE_S = 24 * 3600.0
+
 #: requests planned, looked up and audited together after the first window's worth
 _ADMIT_CHUNK = 1024
 #: requests planned between two turns of the event loop (~5 ms of hashing and KVKK scanning)
@@ -425,21 +428,51 @@ class ModelGateway:
             self.capabilities[name] = value
             self.log.warning("%s endpoint %s: %s", self.settings.role, self.settings.endpoint, message)
 
-    def _limit(self, url: str) -> AdaptiveLimit:
+    def _limit(self, url: str, learned: int | None = None) -> AdaptiveLimit:
+        """The replica's window: kept for the gateway's life; a new one starts from the window the server
+        ended its last run with (``learned``, from the warehouse) or, for a server not seen within a day,
+        at half the maximum, so that one answering a request at a time is not flooded at once."""
         limit = self._limits.get(url)
         if limit is None:
             c = self.settings.max_concurrency
             if self.settings.adaptive_concurrency:
-                limit = AdaptiveLimit(max_limit=c, initial=max(1, c // 2),
-                                      latency_budget_s=self.settings.timeout_s / 2)
+                start = max(1, c // 2) if learned is None else min(c, max(1, learned))
+                limit = AdaptiveLimit(max_limit=c, initial=start, latency_budget_s=self.settings.timeout_s / 2)
             else:  # a fixed window: never grows, never shrinks
                 limit = AdaptiveLimit(max_limit=c, initial=c, tolerance=math.inf, timeout_factor=1.0, overload_factor=1.0)
             self._limits[url] = limit
         return limit
 
-    async def _start_pool(self, backends: list[HttpBackend]) -> ReplicaPool[HttpBackend]:
+    def _replica_key(self, url: str) -> str:
+        return store.replica_key(self.settings.model, url_for_messages(url))
+
+    async def _learned_windows(self, backends: list[HttpBackend], warehouse: "_Warehouse") -> dict[str, int]:
+        """Windows stored by earlier runs (any process) for the replicas this gateway has no window for yet."""
+        new = [str(b.base_url) for b in backends if str(b.base_url) not in self._limits]
+        if not new or not self.settings.adaptive_concurrency:
+            return {}
+        stored = await warehouse.call(store.load_windows, [self._replica_key(u) for u in new], max_age_s=_WINDOW_MAX_AGE_S)
+        learned = {u: stored[self._replica_key(u)] for u in new if self._replica_key(u) in stored}
+        for url, window in learned.items():
+            self.log.info("%s endpoint %s: starting at the %d requests in flight it ended its last run with",
+                          self.settings.role, url_for_messages(url), min(window, self.settings.max_concurrency))
+        return learned
+
+    async def _save_windows(self, pool: ReplicaPool[HttpBackend], warehouse: "_Warehouse") -> None:
+        if not self.settings.adaptive_concurrency:
+            return
+        rows = [
+            (self._replica_key(str(r.client.base_url)), self.settings.model, url_for_messages(str(r.client.base_url)),
+             r.limit.window, self.settings.max_concurrency, r.limit.smoothed_s)
+            for r in pool.replicas
+            if r.limit.samples > 0
+        ]
+        await warehouse.call(store.save_windows, rows)
+
+    async def _start_pool(self, backends: list[HttpBackend], warehouse: "_Warehouse") -> ReplicaPool[HttpBackend]:
         """Start every replica's client and probe it once per gateway; a replica that fails its probe is
         left out while others work, and the run stops with the probe's one-line reason when none does."""
+        learned = await self._learned_windows(backends, warehouse)
         started = await asyncio.gather(*(b.start() for b in backends), return_exceptions=True)
         for outcome in started:
             if isinstance(outcome, BaseException):
@@ -457,7 +490,8 @@ class ModelGateway:
         if problems and len(problems) == len(backends):
             raise ProbeFailed(problems[min(problems)])
         replicas = [
-            Replica(name=url_for_messages(str(b.base_url)), client=b, limit=self._limit(str(b.base_url)))
+            Replica(name=url_for_messages(str(b.base_url)), client=b,
+                    limit=self._limit(str(b.base_url), learned.get(str(b.base_url))))
             for b in backends
         ]
         pool: ReplicaPool[HttpBackend] = ReplicaPool(replicas, rng=self._rng)
@@ -536,7 +570,7 @@ class ModelGateway:
                         if isinstance(backend, VllmBackend):
                             await backend.start()
                         else:
-                            pool = await self._start_pool(backend)
+                            pool = await self._start_pool(backend, warehouse)
                     except Exception as exc:
                         await self._fail_unstarted(exc, backend, batches, state, warehouse)
                         raise
@@ -548,6 +582,8 @@ class ModelGateway:
                     assert send_one is not None
                     tasks.extend(asyncio.ensure_future(send_one(p, batch)) for p in batch.leaders)
             await asyncio.gather(*tasks)
+            if pool is not None:
+                await self._save_windows(pool, warehouse)
         except BaseException:
             # Only infrastructure failures get here (the warehouse went away, the run was cancelled):
             # stop the other calls before the client and the connection are closed under them.

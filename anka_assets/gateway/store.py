@@ -1,4 +1,4 @@
-"""DuckDB side of the gateway: the response cache and the audit log (I/O).
+"""DuckDB side of the gateway: the response cache, the audit log and the learned windows (I/O).
 
 One warehouse file is shared with Dagster's DuckDB IO manager and with other processes, so the gateway
 holds a connection only for the duration of one ``run`` call, retries opening while another process holds
@@ -32,6 +32,11 @@ __all__ = [
     "lookup_cache",
     "insert_audit_rows",
     "record_outcomes",
+    "WINDOW_TABLE",
+    "WINDOW_COLUMNS",
+    "replica_key",
+    "load_windows",
+    "save_windows",
 ]
 
 CACHE_TABLE = f"{SCHEMA}.model_cache"
@@ -81,8 +86,23 @@ CACHE_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-_PRIMARY_KEYS = {CACHE_TABLE: "key", AUDIT_TABLE: "audit_id"}
-_TABLES = {CACHE_TABLE: CACHE_COLUMNS, AUDIT_TABLE: AUDIT_COLUMNS}
+WINDOW_TABLE = f"{SCHEMA}.gateway_windows"
+
+#: The adaptive concurrency window each server ended its last run with, per (model, replica URL
+#: without credentials): the next run, in this process or another, starts from it instead of from half
+#: the maximum.
+WINDOW_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("replica", "VARCHAR"),
+    ("model", "VARCHAR"),
+    ("url", "VARCHAR"),
+    ("window", "INTEGER"),
+    ("max_concurrency", "INTEGER"),
+    ("smoothed_latency_s", "DOUBLE"),
+    ("updated_at", "TIMESTAMP"),
+)
+
+_PRIMARY_KEYS = {CACHE_TABLE: "key", AUDIT_TABLE: "audit_id", WINDOW_TABLE: "replica"}
+_TABLES = {CACHE_TABLE: CACHE_COLUMNS, AUDIT_TABLE: AUDIT_COLUMNS, WINDOW_TABLE: WINDOW_COLUMNS}
 
 
 def table_ddl(table: str, columns: Sequence[tuple[str, str]]) -> str:
@@ -179,6 +199,34 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         for name, typ in columns:
             if name not in have:
                 con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {typ}')
+
+
+def replica_key(model: str, url: str) -> str:
+    return f"{model} @ {url}"
+
+
+def load_windows(con: duckdb.DuckDBPyConnection, replicas: Iterable[str], *, max_age_s: float) -> dict[str, int]:
+    """The windows stored for these replicas, if written within ``max_age_s`` (older ones are not trusted)."""
+    wanted = sorted(set(replicas))
+    if not wanted:
+        return {}
+    rows = con.execute(
+        f"""SELECT replica, "window", updated_at FROM {WINDOW_TABLE}
+            WHERE replica IN (SELECT unnest($1::VARCHAR[]))""",
+        [wanted],
+    ).fetchall()
+    now = utcnow()
+    return {r[0]: int(r[1]) for r in rows if r[1] and (now - r[2]).total_seconds() <= max_age_s}
+
+
+def save_windows(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str, str, str, int, int, float | None]]) -> None:
+    """Upsert ``(replica, model, url, window, max_concurrency, smoothed_latency_s)`` rows."""
+    if not rows:
+        return
+    now = utcnow()
+    names = ", ".join(f'"{n}"' for n, _ in WINDOW_COLUMNS)
+    marks = ", ".join("?" for _ in WINDOW_COLUMNS)
+    con.executemany(f"INSERT OR REPLACE INTO {WINDOW_TABLE} ({names}) VALUES ({marks})", [[*r, now] for r in rows])
 
 
 def lookup_cache(con: duckdb.DuckDBPyConnection, keys: Iterable[str]) -> dict[str, CachedResponse]:
