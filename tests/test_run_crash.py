@@ -222,7 +222,10 @@ def test_kill_9_while_the_teacher_answers_then_rerun_finishes_without_paying_twi
                             start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        while _sim(sim + "/stats")["ok"] < 6:
+        # The simulator counts a request when it arrives: with 2 in flight, 8 arrived means at least 6
+        # answered, and the slot of an answer is free (the next request sent) before its cache row is
+        # committed, so the last answers may still be on their way to the warehouse when the kill lands.
+        while _sim(sim + "/stats")["ok"] < 8:
             assert proc.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() < deadline, "the teacher step made no progress"
             time.sleep(0.05)
@@ -233,6 +236,7 @@ def test_kill_9_while_the_teacher_answers_then_rerun_finishes_without_paying_twi
     time.sleep(0.3)  # the step subprocess is reaped by init
     cached = _count(db, "select count(*) from anka.model_cache")
     assert 4 <= cached < N_CALLS  # answers were stored as they arrived; some calls were still unanswered
+    # (at least 4 of the 6 or more answered: two answers of slack for commits a busy machine delays)
     with DagsterInstance.from_config(str(root)) as instance:
         (dead,) = [r for r in instance.get_runs() if r.status == DagsterRunStatus.STARTED]
     holder = read_holder(lock_path(root, "teacher"))
