@@ -79,10 +79,10 @@ def test_duplicates_across_chunks_share_their_leaders_answer_even_when_it_came_f
     sim.reset()
     real_plan = core.plan_requests
 
-    def slow_plan(settings, requests, start=0):  # later chunks arrive after the first answers
+    def slow_plan(settings, requests, start=0, **kw):  # later chunks arrive after the first answers
         if start:
             time.sleep(0.05)
-        return real_plan(settings, requests, start)
+        return real_plan(settings, requests, start, **kw)
 
     monkeypatch.setattr(core, "plan_requests", slow_plan)
     # The race this test is about: the leader's answer is in memory but its cache row is not yet

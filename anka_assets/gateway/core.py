@@ -2,12 +2,13 @@
 
 Order of work in one :meth:`ModelGateway.run` call:
 
-1. plan (pure): KVKK decision, cache key and payload hash for every request — before any I/O;
-2. open the warehouse (waiting out another process's lock; in its thread, while 1 runs), look the
-   allowed requests up in the cache;
-3. append one audit row per request (blocked and cache hits complete, sends ``pending``): first the rows
-   of the requests that fill the first window, then, while those are being sent, all others. A request
-   is never sent before its audit row is committed;
+1. check every item's type (a bad one stops the run before any call); open the warehouse in its
+   thread (waiting out another process's lock);
+2. admit the requests chunk by chunk — the first window's worth first, the rest while those calls are
+   in flight: plan (pure: KVKK decision, cache key and payload hash, before the request's own I/O),
+   look the allowed ones up in the cache, and append one audit row per request (blocked and cache hits
+   complete, sends ``pending``). A request is never sent before its audit row is committed;
+3. start the backend with the first call to make (none for an all-cached run);
 4. send the rest concurrently (bounded, retried), writing each response to the cache and completing its
    audit row in one transaction as it arrives, so a crash loses nothing that arrived;
 5. close the backend and the warehouse, and keep the totals in :attr:`ModelGateway.last_stats`.
@@ -50,7 +51,7 @@ from anka_assets.gateway.types import (
 )
 from anka_assets.text.pii import redact
 
-__all__ = ["ModelGateway", "PlannedRequest", "plan_requests"]
+__all__ = ["ModelGateway", "PlannedRequest", "check_requests", "plan_requests"]
 
 _LOG = logging.getLogger("anka_assets.gateway")
 
@@ -68,12 +69,23 @@ class PlannedRequest:
     audit_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-def plan_requests(settings: EndpointSettings, requests: Sequence[ModelRequest], start: int = 0) -> list[PlannedRequest]:
-    """KVKK decision and hashes for each request (numbered from ``start``). Pure apart from the random audit ids."""
-    planned = []
+def check_requests(requests: Sequence[Any], start: int = 0) -> None:
+    """TypeError naming the first item (numbered from ``start``) that is not a :class:`ModelRequest`."""
     for i, request in enumerate(requests, start):
         if not isinstance(request, ModelRequest):
             raise TypeError(f"requests[{i}] is {type(request).__name__}, not ModelRequest")
+
+
+def plan_requests(
+    settings: EndpointSettings, requests: Sequence[ModelRequest], start: int = 0, *, checked: bool = False
+) -> list[PlannedRequest]:
+    """KVKK decision and hashes for each request (numbered from ``start``). Pure apart from the random audit ids.
+
+    ``checked``: the caller has run :func:`check_requests` on them already."""
+    if not checked:
+        check_requests(requests, start)
+    planned = []
+    for i, request in enumerate(requests, start):
         planned.append(
             PlannedRequest(
                 index=i,
@@ -94,6 +106,12 @@ _WINDOW_MAX_AGE_S = 24 * 3600.0
 _ADMIT_CHUNK = 1024
 #: requests planned between two turns of the event loop (~5 ms of hashing and KVKK scanning)
 _PLAN_SLICE = 64
+
+
+def _no_call(status: str, error: str | None, completed: Any) -> dict[str, Any]:
+    """The audit outcome of a request that cost no call of its own (a duplicate, or a backend that never started)."""
+    return {"status": status, "attempts": 0, "prompt_tokens": 0, "completion_tokens": 0, "latency_s": 0.0,
+            "cost": 0.0, "error": error, "completed_at": completed}
 
 
 @dataclass
@@ -130,13 +148,9 @@ class _Warehouse:
         self._flusher: asyncio.Task | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="anka-gateway-db")
 
-    async def _submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future:
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Future:
         """Queue ``fn(con, *args)`` on the warehouse's thread now (in order with every later write)."""
-        return asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, self.con, *args))
+        return asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, self.con, *args, **kwargs))
 
     def open(self) -> asyncio.Future:
         """Open the file and make sure the tables exist, in the warehouse's thread (started now)."""
@@ -148,7 +162,7 @@ class _Warehouse:
         return asyncio.get_running_loop().run_in_executor(self._executor, _open)
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await self._submit(fn, self.con, *args, **kwargs)
+        return await self.submit(fn, *args, **kwargs)
 
     async def record(self, updates: list[tuple[str, dict[str, Any]]], cache: store.CachedResponse | None = None) -> None:
         """Write one finished request; returns once it is committed.
@@ -249,9 +263,7 @@ class ModelGateway:
     ) -> list[ModelResult]:
         t0 = time.perf_counter()
         requests = list(requests)
-        for i, request in enumerate(requests):  # a bad item stops the run before any call, not mid-way
-            if not isinstance(request, ModelRequest):
-                raise TypeError(f"requests[{i}] is {type(request).__name__}, not ModelRequest")
+        check_requests(requests)  # the whole list: a bad item stops the run before any call, not mid-way
         stats = GatewayRunStats(requests=len(requests))
         self._ok_latencies = []
         self._progress = None
@@ -309,14 +321,14 @@ class ModelGateway:
         start = 0
         while start < len(requests):
             if start == 0:
-                planned = plan_requests(settings, requests[:first])
+                planned = plan_requests(settings, requests[:first], checked=True)
                 await opening
             else:  # in slices, yielding between them: the calls in flight must not stall while we hash
                 end = min(len(requests), start + max(first, _ADMIT_CHUNK))
                 planned = []
                 for at in range(start, end, _PLAN_SLICE):
                     await asyncio.sleep(0)
-                    planned += plan_requests(settings, requests[at : min(end, at + _PLAN_SLICE)], at)
+                    planned += plan_requests(settings, requests[at : min(end, at + _PLAN_SLICE)], at, checked=True)
             start += len(planned)
             allowed = [p.key for p in planned if p.kvkk.allowed]
             cached = await warehouse.call(store.lookup_cache, allowed) if allowed else {}
@@ -448,11 +460,11 @@ class ModelGateway:
 
     async def _learned_windows(self, backends: list[HttpBackend], warehouse: "_Warehouse") -> dict[str, int]:
         """Windows stored by earlier runs (any process) for the replicas this gateway has no window for yet."""
-        new = [str(b.base_url) for b in backends if str(b.base_url) not in self._limits]
-        if not new or not self.settings.adaptive_concurrency:
+        keys = {str(b.base_url): self._replica_key(str(b.base_url)) for b in backends if str(b.base_url) not in self._limits}
+        if not keys or not self.settings.adaptive_concurrency:
             return {}
-        stored = await warehouse.call(store.load_windows, [self._replica_key(u) for u in new], max_age_s=_WINDOW_MAX_AGE_S)
-        learned = {u: stored[self._replica_key(u)] for u in new if self._replica_key(u) in stored}
+        stored = await warehouse.call(store.load_windows, keys.values(), max_age_s=_WINDOW_MAX_AGE_S)
+        learned = {url: stored[key] for url, key in keys.items() if key in stored}
         for url, window in learned.items():
             self.log.info("%s endpoint %s: starting at the %d requests in flight it ended its last run with",
                           self.settings.role, url_for_messages(url), min(window, self.settings.max_concurrency))
@@ -547,9 +559,7 @@ class ModelGateway:
             ]
             for f in followers.pop(p.key, ()):
                 results[f.index] = result.for_duplicate(f.key)
-                updates.append((f.audit_id, {"status": result.status, "attempts": 0, "prompt_tokens": 0,
-                                             "completion_tokens": 0, "latency_s": 0.0, "cost": 0.0,
-                                             "error": result.error, "completed_at": completed}))
+                updates.append((f.audit_id, _no_call(result.status, result.error, completed)))
             await warehouse.record(updates, cache_row)
 
         backend: list[HttpBackend] | VllmBackend | None = None
@@ -625,11 +635,7 @@ class ModelGateway:
         completed = store.utcnow()
         pending = [p for p in state.leaders.values() if state.results[p.index] is None]
         pending += [f for fs in state.followers.values() for f in fs]
-        updates = [
-            (p.audit_id, {"status": "failed", "attempts": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                          "latency_s": 0.0, "cost": 0.0, "error": message, "completed_at": completed})
-            for p in pending
-        ]
+        updates = [(p.audit_id, _no_call("failed", message, completed)) for p in pending]
         await warehouse.record(updates)
         self.log.error("%s", message)
 
