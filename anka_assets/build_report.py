@@ -12,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 
+from anka_assets.gateway.store import open_warehouse
+
 
 @dataclass(frozen=True)
 class DomainSummary:
@@ -26,10 +28,14 @@ class DomainSummary:
     calls_cached: int
     tokens: int
     cost: float
+    stale: bool = False  #: this domain's run failed: its tables are what an earlier run left
 
     @property
     def pass_rate(self) -> float | None:
         return self.passed / self.judged if self.judged else None
+
+
+CROSS_DOMAIN = "cross-domain"
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -37,11 +43,24 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
         "select table_name from information_schema.tables where table_schema = 'anka'").fetchall()}
 
 
-def summarize(warehouse: str | Path, domains: Sequence[str], run_ids: Sequence[str]) -> list[DomainSummary]:
-    """Figures per domain from the warehouse; model calls counted for the given runs only."""
+def _calls(con, where: str, params: Sequence) -> tuple[int, int, int, float]:
+    made, cached, tokens, cost = con.execute(
+        f"""select count(*) filter (where decision = 'sent'),
+                   count(*) filter (where decision = 'cache_hit'),
+                   coalesce(sum(prompt_tokens + completion_tokens) filter (where decision = 'sent'), 0),
+                   coalesce(sum(cost) filter (where decision = 'sent'), 0)
+            from anka.model_audit where {where}""", list(params)).fetchone()
+    return int(made), int(cached), int(tokens), float(cost)
+
+
+def summarize(warehouse: str | Path, domains: Sequence[str], run_ids: Sequence[str],
+              stale: Sequence[str] = ()) -> list[DomainSummary]:
+    """Figures per domain from the warehouse, model calls counted for the given runs only, and a
+    `cross-domain` row for the calls of the stages over every domain (the evaluation's judge) when
+    there were any. `stale`: domains whose run failed (their figures were not refreshed)."""
     if not Path(warehouse).exists():
         return []
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_warehouse(warehouse, read_only=True) as con:
         have = _tables(con)
 
         def count(table: str, where: str, domain: str) -> int:
@@ -50,26 +69,24 @@ def summarize(warehouse: str | Path, domains: Sequence[str], run_ids: Sequence[s
             return int(con.execute(f"select count(*) from anka.{table} where domain = ? and {where}",
                                    [domain]).fetchone()[0])
 
+        marks = ",".join("?" for _ in run_ids)
         out = []
         for d in domains:
             made = cached = tokens = 0
             cost = 0.0
             if "model_audit" in have and run_ids:
-                marks = ",".join("?" for _ in run_ids)
-                made, cached, tokens, cost = con.execute(
-                    f"""select count(*) filter (where decision = 'sent'),
-                               count(*) filter (where decision = 'cache_hit'),
-                               coalesce(sum(prompt_tokens + completion_tokens) filter (where decision = 'sent'), 0),
-                               coalesce(sum(cost) filter (where decision = 'sent'), 0)
-                        from anka.model_audit where partition = ? and run_id in ({marks})""",
-                    [d, *run_ids]).fetchone()
+                made, cached, tokens, cost = _calls(con, f"partition = ? and run_id in ({marks})", [d, *run_ids])
             out.append(DomainSummary(
                 domain=d, tasks=count("seed_tasks", "true", d), ok_rows=count("raw_cot", "status = 'ok'", d),
                 blocked=count("raw_cot", "status = 'blocked_kvkk'", d),
                 failed=count("raw_cot", "status = 'failed'", d),
                 passed=count("judged_cot", "passed", d), judged=count("judged_cot", "true", d),
-                calls_made=int(made), calls_cached=int(cached), tokens=int(tokens), cost=float(cost),
+                calls_made=made, calls_cached=cached, tokens=tokens, cost=cost, stale=d in stale,
             ))
+        if "model_audit" in have and run_ids:
+            made, cached, tokens, cost = _calls(con, f"partition is null and run_id in ({marks})", run_ids)
+            if made or cached:
+                out.append(DomainSummary(CROSS_DOMAIN, 0, 0, 0, 0, 0, 0, made, cached, tokens, cost))
         return out
 
 
@@ -79,12 +96,21 @@ HEADER = ("domain", "tasks", "ok rows", "pass rate", "blocked", "failed", "calls
 def format_table(rows: Sequence[DomainSummary]) -> str:
     """A plain-text table, at most 100 columns wide."""
     cells = [HEADER] + [
-        (r.domain[:16], str(r.tasks), str(r.ok_rows), "—" if r.pass_rate is None else f"{r.pass_rate:.0%}",
-         str(r.blocked), str(r.failed), str(r.calls_made), str(r.calls_cached), f"{r.tokens:,}", f"{r.cost:.4f}")
-        for r in rows
+        _cells(r) for r in rows
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(HEADER))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
              for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    if any(r.stale for r in rows):
+        lines.append("* run failed: figures are from the last successful build, not refreshed")
     return "\n".join(line[:100] for line in lines)
+
+
+def _cells(r: DomainSummary) -> tuple[str, ...]:
+    calls = (str(r.calls_made), str(r.calls_cached), f"{r.tokens:,}", f"{r.cost:.4f}")
+    if r.domain == CROSS_DOMAIN:
+        return (r.domain, "", "", "", "", "", *calls)
+    name = (r.domain[:15] + "*") if r.stale else r.domain[:16]
+    return (name, str(r.tasks), str(r.ok_rows), "—" if r.pass_rate is None else f"{r.pass_rate:.0%}",
+            str(r.blocked), str(r.failed), *calls)

@@ -16,22 +16,26 @@ import os
 import sys
 from collections.abc import Sequence
 
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from anka_assets.build_report import format_table, summarize
+from anka_assets.jobs import CROSS_DOMAIN_JOB, DOMAIN_JOB
+from anka_assets.reuse import FINGERPRINT_TAG, inputs_fingerprint
+from anka_assets.run_queue import RunQueue, follow
 from anka_assets.settings import PROJECT_ROOT
 
 
 def _default_dagster_home() -> None:
     """The project root is the default instance. dagster.yaml gives no storage paths, so every
     instance file lands under $DAGSTER_HOME whatever the working directory (no chdir needed)."""
-    if "DAGSTER_HOME" not in os.environ and (PROJECT_ROOT / "dagster.yaml").exists():
+    if "DAGSTER_HOME" not in os.environ:
         os.environ["DAGSTER_HOME"] = str(PROJECT_ROOT)
 
 
 def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
-    import time
-
-    from dagster import DagsterInstance, materialize
-
-    from anka_assets.build_report import format_table, summarize
+    from dagster import DagsterInstance
 
     from anka_assets.partitions import SeedsFolderError
 
@@ -42,95 +46,185 @@ def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
     except (SeedsFolderError, ValueError) as exc:  # a bad seeds folder or file name: one line, no trace
         print(f"anka-refinery: {exc}", file=sys.stderr)
         return 2
-    assets = list(defs.assets or [])
-    # Observable sources (the expert verdict files) are read by the assets themselves; only what is made here.
-    partitioned = [a for a in assets if a.partitions_def is not None and getattr(a, "is_materializable", False)]
-    unpartitioned = [a for a in assets if a.partitions_def is None]
+    assets = [a for a in defs.assets or [] if getattr(a, "is_materializable", False)]
+    partitioned = [a for a in assets if a.partitions_def is not None]
     all_domains = sorted({k for a in partitioned for k in a.partitions_def.get_partition_keys()})
     chosen = list(domains) if domains else all_domains
     unknown = sorted(set(chosen) - set(all_domains))
     if unknown:
         print(f"unknown domain(s): {', '.join(unknown)}; known: {', '.join(all_domains)}", file=sys.stderr)
         return 2
-
-    instance = DagsterInstance.get() if "DAGSTER_HOME" in os.environ else DagsterInstance.ephemeral()
-    # Quiet by default: our own lines (a line per domain, model-call progress, the summary) and Dagster's
-    # warnings; --verbose: Dagster's whole event log as well.
-    quiet = {"loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "WARNING"}}}}
-    progress = ProgressPrinter()
-    progress_logger = logging.getLogger("anka.progress")
-    progress_logger.setLevel(logging.INFO)
-    progress_logger.propagate = False
-    progress_logger.addHandler(progress)
-    failed: list[str] = []
-    run_ids: list[str] = []
-    written: dict[str, str] = {}
-    for i, domain in enumerate(chosen, 1):
-        print(f"[{i}/{len(chosen)}] building {domain} …", flush=True)
-        started = time.monotonic()
-        result = materialize(
-            assets, selection=partitioned, partition_key=domain, resources=defs.resources,
-            instance=instance, raise_on_error=False, tags={"anka/entry": "cli"}, run_config=quiet,
-        )
-        run_ids.append(result.run_id)
-        progress.end_line()
-        print(f"[{'ok' if result.success else 'FAILED'}] {domain} in {time.monotonic() - started:.0f} s: "
-              f"run {result.run_id}", flush=True)
-        for line in _run_notes(result):
-            print(f"    {line}")
-        if not result.success:
-            failed.append(domain)
-    if unpartitioned:
-        print("building the cross-domain assets (release, adapter, evaluation) …", flush=True)
-        started = time.monotonic()
-        result = materialize(
-            assets, selection=unpartitioned, resources=defs.resources, instance=instance,
-            raise_on_error=False, tags={"anka/entry": "cli"}, run_config=quiet,
-        )
-        run_ids.append(result.run_id)
-        progress.end_line()
-        print(f"[{'ok' if result.success else 'FAILED'}] cross-domain assets in "
-              f"{time.monotonic() - started:.0f} s: run {result.run_id}", flush=True)
-        for event in result.get_asset_materialization_events():
-            meta = event.materialization.metadata
-            if "release_dir" in meta:  # sft_export: where the release a trainer reads lies
-                print(f"release {meta['release_version'].value}: {meta['release_dir'].value}")
-                written["SFT release"] = str(meta["release_dir"].value)
-            if "adapter_dir" in meta:  # lora_adapter
-                written["LoRA adapter"] = str(meta["adapter_dir"].value)
-        if not result.success:
-            failed.append("cross-domain")
     paths = defs.resources["paths"]
+    instance = DagsterInstance.get()
+    outcome = BuildOutcome()
+    with RunQueue(instance, PROJECT_ROOT / "workspace.yaml",
+                  Path(instance.root_directory) / ".anka" / "daemon.log") as queue:
+        if not queue.started_daemon:
+            print("runs go to the running Dagster daemon of this instance (dagster dev); "
+                  "its environment's ANKA_* settings apply", flush=True)
+        follower = Follower(instance, queue, verbose)
+        runs = [(d, queue.submit(DOMAIN_JOB, partition=d, tags={"anka/entry": "cli"})) for d in chosen]
+        for i, (domain, run_id) in enumerate(runs, 1):
+            result = follower.follow(run_id, f"[{i}/{len(runs)}] {domain}")
+            outcome.add(domain, result)
+        cross = cross_domain_tables(defs)
+        fingerprint = inputs_fingerprint(paths.warehouse, cross, PROJECT_ROOT / "anka_assets")
+        reused = reusable_cross_domain_run(instance, fingerprint, paths.warehouse)
+        if reused is not None:
+            print(f"release, adapter and evaluation: reused from run {reused} (their inputs did not change)",
+                  flush=True)
+            outcome.cross_run = reused
+        elif not any(r.success for r in outcome.results.values()) and outcome.results:
+            print("release, adapter and evaluation: not built (no domain was built)", flush=True)
+        else:
+            run_id = queue.submit(CROSS_DOMAIN_JOB, tags={"anka/entry": "cli", FINGERPRINT_TAG: fingerprint or ""})
+            result = follower.follow(run_id, "cross-domain (release, adapter, evaluation)")
+            outcome.add("cross-domain", result)
+            outcome.cross_run = run_id
+    written = cross_domain_outputs(paths.warehouse)
+    for label, where in written.items():
+        if label == "SFT release":
+            print(f"release {where.name}: {where}")
+    run_ids = [r.run_id for r in outcome.results.values()]
     print()
-    print(format_table(summarize(paths.warehouse, chosen, run_ids)))
+    print(format_table(summarize(paths.warehouse, chosen, run_ids, stale=outcome.failed_domains)))
     print()
     print(f"warehouse     {paths.warehouse}")
     print(f"review CSVs   {paths.review_queue_dir}/<domain>.csv")
     print(f"verdicts to   {paths.reviews_dir}/<domain>.csv")
     for label, where in written.items():
         print(f"{label:<13} {where}")
-    if failed:
-        print(f"failed: {', '.join(failed)} (see the runs in `dagster dev`)", file=sys.stderr)
+    if outcome.failed:
+        for name in outcome.failed:
+            print(f"FAILED {name}: {outcome.results[name].reason}", file=sys.stderr)
+        print(f"failed: {', '.join(outcome.failed)} (runs in the UI: `dg dev`, job "
+              f"{DOMAIN_JOB} / {CROSS_DOMAIN_JOB}; --verbose for the event log)", file=sys.stderr)
         return 1
     print(f"built {len(chosen)} domain(s) into {paths.warehouse}")
     return 0
 
 
-def _run_notes(result) -> list[str]:
-    """Why a run failed (each failed step's message) and the warnings its assets left in their metadata."""
-    notes = []
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            message = (error.message if error is not None else "").strip().splitlines()
-            notes.append(f"failed: {event.step_key}: {message[0] if message else 'no message'}")
-        elif event.is_step_materialization:
-            materialization = event.step_materialization_data.materialization
-            for key in ("model_call_warning",):
-                value = materialization.metadata.get(key)
-                if value is not None:
-                    notes.append(f"warning: {materialization.asset_key.to_user_string()}: {getattr(value, 'value', value)}")
-    return notes
+@dataclass
+class RunResult:
+    run_id: str
+    success: bool
+    reason: str = ""
+
+
+@dataclass
+class BuildOutcome:
+    results: dict[str, RunResult] = field(default_factory=dict)
+    cross_run: str | None = None
+
+    def add(self, name: str, result: RunResult) -> None:
+        self.results[name] = result
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name, r in self.results.items() if not r.success]
+
+    @property
+    def failed_domains(self) -> list[str]:
+        return [name for name in self.failed if name != "cross-domain"]
+
+
+class Follower:
+    """Prints what a person needs of each run: where it waits, its progress, warnings, and why it failed
+    in one line (the innermost cause, not Dagster's wrapper); `verbose` adds every event, once."""
+
+    def __init__(self, instance, queue: RunQueue, verbose: bool) -> None:
+        self.instance, self.queue, self.verbose = instance, queue, verbose
+        self.progress = ProgressPrinter()
+
+    def follow(self, run_id: str, title: str) -> RunResult:
+        started = time.monotonic()
+        reasons: list[str] = []
+        status = None
+        for event in follow(self.instance, run_id, self.queue):
+            if event.kind == "status":
+                status = event.text
+                if status == "QUEUED":
+                    ahead = runs_ahead(self.instance, run_id)
+                    if ahead:
+                        print(f"{title}: queued behind {ahead} (the instance runs one at a time)", flush=True)
+                elif status == "STARTED":
+                    started = time.monotonic()
+                    print(f"{title}: building … (run {run_id})", flush=True)
+            elif event.kind == "progress":
+                self.progress.show(event.text, event.done, event.total)
+            elif event.kind in ("step_failure", "run_failure"):
+                step = f"{event.step}: " if event.step and event.step not in event.text else ""
+                reason = f"{step}{event.text}"
+                if reason not in reasons and not (event.kind == "run_failure" and reasons):
+                    reasons.append(reason)
+            elif event.kind == "warning" or self.verbose:
+                self.progress.end_line()
+                where = f"[{event.step}] " if event.step else ""
+                print(f"    {'warning: ' if event.kind == 'warning' else ''}{where}{event.text}", flush=True)
+        self.progress.end_line()
+        ok = status == "SUCCESS"
+        took = time.monotonic() - started
+        print(f"[{'ok' if ok else 'FAILED'}] {title} in {took:.0f} s: run {run_id}", flush=True)
+        for reason in reasons:
+            print(f"    failed: {reason}", flush=True)
+        if not ok and not reasons:
+            reasons.append(f"run ended {status or 'missing'}")
+        return RunResult(run_id, ok, "; ".join(reasons))
+
+
+def runs_ahead(instance, run_id: str) -> str:
+    """The runs this one waits for (in progress, or queued before it), for a person to read."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    busy = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING]), limit=5)
+    if not busy:
+        return ""
+    return ", ".join(f"run {r.run_id[:8]} ({r.job_name}{', ' + r.tags['dagster/partition'] if 'dagster/partition' in r.tags else ''})"
+                     for r in busy)
+
+
+def cross_domain_tables(defs) -> list[str]:
+    """The domain tables that the cross-domain assets read (directly)."""
+    assets = [a for a in defs.assets or [] if getattr(a, "is_materializable", False)]
+    domain_keys = {k for a in assets if a.partitions_def is not None for k in a.keys}
+    deps = {k for a in assets if a.partitions_def is None for ks in a.asset_deps.values() for k in ks}
+    return sorted(k.path[-1] for k in deps & domain_keys)
+
+
+def reusable_cross_domain_run(instance, fingerprint: str | None, warehouse) -> str | None:
+    """The last `cross_domain_build` run, if it succeeded on exactly these inputs and its outputs exist."""
+    from dagster import RunsFilter
+
+    if not fingerprint:
+        return None
+    last = instance.get_runs(RunsFilter(job_name=CROSS_DOMAIN_JOB), limit=1)
+    if not last or last[0].status.value != "SUCCESS" or last[0].tags.get(FINGERPRINT_TAG) != fingerprint:
+        return None
+    outputs = cross_domain_outputs(warehouse)
+    if set(outputs) != {"SFT release", "LoRA adapter"} or not all(p.is_dir() for p in outputs.values()):
+        return None
+    return last[0].run_id
+
+
+def cross_domain_outputs(warehouse) -> dict[str, Path]:
+    """Where the current release and adapter lie, from their tables."""
+    from anka_assets.gateway.store import open_warehouse
+
+    if not Path(warehouse).exists():
+        return {}
+    out: dict[str, Path] = {}
+    with open_warehouse(warehouse, read_only=True) as con:
+        have = {r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'anka'").fetchall()}
+        if "sft_export" in have:
+            row = con.execute("select release_dir from anka.sft_export limit 1").fetchone()
+            if row:
+                out["SFT release"] = Path(row[0])
+        if "lora_adapter" in have:
+            row = con.execute("select adapter_dir from anka.lora_adapter limit 1").fetchone()
+            if row:
+                out["LoRA adapter"] = Path(row[0])
+    return out
 
 
 class ProgressPrinter(logging.Handler):
@@ -154,6 +248,9 @@ class ProgressPrinter(logging.Handler):
         else:
             self.stream.write("  " + line[: self.WIDTH - 2] + "\n")
         self.stream.flush()
+
+    def show(self, line: str, done: int | None, total: int | None) -> None:
+        self.emit(logging.makeLogRecord({"msg": line, "done": done, "total": total, "levelno": logging.INFO}))
 
     def end_line(self) -> None:
         if self.tty:

@@ -25,6 +25,7 @@ from anka_assets.assets.sft_dataset import build_sft_dataset
 from anka_assets.assets.sft_export import build_sft_export
 from anka_assets.assets.student_eval import student_eval
 from anka_assets.dead_runs import dead_run_reaper
+from anka_assets.jobs import DOMAIN_JOB, build_jobs, seed_file_sensor
 from anka_assets.fallback import TeacherFallback
 from anka_assets.gateway import ModelEndpoint
 from anka_assets.partitions import build_domain_partitions
@@ -59,9 +60,13 @@ def build_definitions(
         lora_adapter,
         student_eval,
     ]
+    jobs = build_jobs(assets, domains)
     return Definitions(
         assets=assets,
-        sensors=[dead_run_reaper],  # killed runs must not hold the one-run queue (dead_runs.py)
+        jobs=list(jobs.values()),
+        # dead_run_reaper: killed runs must not hold the one-run queue (dead_runs.py);
+        # seed_file_sensor (off by default): builds a domain whose seed file is new or changed.
+        sensors=[dead_run_reaper, seed_file_sensor(jobs[DOMAIN_JOB], paths.seeds_dir)],
         resources={
             "io_manager": warehouse_io_manager(paths.warehouse),
             "paths": paths,

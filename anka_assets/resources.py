@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from collections.abc import Sequence
 
 import polars as pl
 from dagster import ConfigurableResource, Failure, InputContext, OutputContext
+from dagster._core.storage.db_io_manager import DbIOManager
+from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_polars import DuckDBPolarsIOManager, DuckDBPolarsTypeHandler
 from pydantic import Field
 
 from anka_assets import settings
+from anka_assets.gateway.store import open_warehouse
 
 
 class RefineryPaths(ConfigurableResource):
@@ -104,12 +108,35 @@ def missing_upstream_message(asset: str, partitions: Sequence[str]) -> str:
     )
 
 
+class WarehouseClient(DuckDbClient):
+    """dagster-duckdb's client, connecting through `store.open_warehouse`: while another process holds
+    the file, the step says so in its log (a warning naming the file and the holding process, then a
+    countdown) instead of retrying silently, and gives up clearly after `ANKA_WAREHOUSE_LOCK_WAIT_S`."""
+
+    @staticmethod
+    @contextmanager
+    def connect(context, _):
+        config = context.resource_config
+        log = getattr(context, "log", None)
+        conn = open_warehouse(config["database"], log=log,
+                              config={"custom_user_agent": "dagster", **config.get("connection_config", {})})
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
 class WarehouseIOManager(DuckDBPolarsIOManager):
     """The refinery's warehouse: every asset table in one DuckDB file, schema `anka`."""
 
     @staticmethod
     def type_handlers() -> Sequence[DuckDBPolarsTypeHandler]:
         return [WarehouseTypeHandler()]
+
+    def create_io_manager(self, context) -> DbIOManager:
+        return DbIOManager(db_client=WarehouseClient(), database=self.database, schema=self.schema_,
+                           type_handlers=self.type_handlers(), default_load_type=self.default_load_type(),
+                           io_manager_name="WarehouseIOManager")
 
 
 def warehouse_io_manager(database: str | Path) -> WarehouseIOManager:

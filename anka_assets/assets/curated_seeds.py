@@ -6,6 +6,7 @@ bad file fails here, in its own partition, before any teacher is asked anything.
 """
 
 from collections import Counter
+from pathlib import Path
 
 import polars as pl
 from dagster import (
@@ -21,6 +22,7 @@ from dagster import (
 
 from anka_assets.assets import domain_table
 from anka_assets.errors import InputFileError
+from anka_assets.jobs import SEED_FILE_SHA, seed_file_version
 from anka_assets.metadata import add_domain_metadata, md_counts, md_preview
 from anka_assets.resources import RefineryPaths
 from anka_assets.schemas import SEED_TASKS_DTYPES, SeedTasksType
@@ -114,6 +116,7 @@ def seed_file_metadata(result: SeedFileResult, df: pl.DataFrame) -> dict:
     return {
         "dagster/row_count": len(df),
         "seed_file": MetadataValue.path(result.path),
+        SEED_FILE_SHA: seed_file_version(Path(result.path)),
         "duplicates_collapsed": result.duplicates_collapsed,
         "rows_repaired": result.repaired,
         "sensitivity_defaulted": result.sensitivity_defaulted,

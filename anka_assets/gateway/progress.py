@@ -3,7 +3,7 @@
 With a real teacher one domain can take minutes; the run log (and `anka-refinery build`) then shows
 lines like
 
-    raw_cot hukuk: 120/480 answered (25%), 3.2/s, ETA 1m 52s; 40 cached, 2 failed, 5 KVKK-blocked
+    raw_cot hukuk: 120/480 calls done (25%): 118 answered, 2 failed; 3.2/s, ETA 1m 52s; 40 cached, 5 KVKK-blocked
 
 every `every_s` seconds (`ANKA_PROGRESS_EVERY_S`, default 10) and never more often. Each line also
 goes to the Python logger `anka.progress` with `done`/`total`/`label` attributes, where
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,12 +35,17 @@ def _duration(seconds: float) -> str:
 
 
 def progress_line(label: str, done: int, total: int, elapsed_s: float, cached: int, failed: int, blocked: int) -> str:
-    """One progress line: done/total, rate, ETA, and what did not need or get a call."""
+    """One progress line: calls finished of those to make, answered and failed apart, rate, ETA, and
+    what needed no call (cached, KVKK-blocked)."""
     share = done / total if total else 1.0
     rate = done / elapsed_s if elapsed_s > 0 else 0.0
     eta = _duration((total - done) / rate) if rate > 0 and done < total else ("done" if done >= total else "?")
-    return (f"{label}: {done}/{total} answered ({share:.0%}), {rate:.1f}/s, ETA {eta}; "
-            f"{cached} cached, {failed} failed, {blocked} KVKK-blocked")
+    return (f"{label}: {done}/{total} calls done ({share:.0%}): {done - failed} answered, {failed} failed; "
+            f"{rate:.1f}/s, ETA {eta}; {cached} cached, {blocked} KVKK-blocked")
+
+
+#: Reads a line of :func:`progress_line` back (the CLI follows runs through their event log).
+PROGRESS_PATTERN = re.compile(r"^(?P<label>\S+ \S+): (?P<done>\d+)/(?P<total>\d+) calls done ")
 
 
 @dataclass

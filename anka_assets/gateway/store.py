@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Iterable, Sequence
 
 import duckdb
@@ -168,26 +170,62 @@ def _is_lock_conflict(exc: Exception) -> bool:
     return "lock" in text and ("conflict" in text or "could not set lock" in text or "held" in text)
 
 
+_HOLDER = re.compile(r"lock is held in (?P<exe>.+?) \(PID (?P<pid>\d+)\)", re.IGNORECASE)
+
+
+def lock_holder(message: str) -> str | None:
+    """The process DuckDB names as holding a file's lock ("PID 1234 (/usr/bin/python3)"), if it says."""
+    match = _HOLDER.search(message)
+    return f"PID {match['pid']} ({match['exe']})" if match else None
+
+
+class WarehouseLockedError(RuntimeError):
+    """The warehouse file stayed locked by another process for longer than the configured wait."""
+
+
+def lock_wait_s() -> float:
+    """How long a step waits for another process to release the warehouse file (`ANKA_WAREHOUSE_LOCK_WAIT_S`)."""
+    return float(os.environ.get("ANKA_WAREHOUSE_LOCK_WAIT_S", "300"))
+
+
+#: How often a waiting process says again that it waits, with the time left.
+LOCK_REPORT_EVERY_S = 10.0
+
+
 def open_warehouse(
-    db_path: str | os.PathLike, *, timeout_s: float = 60.0, log: logging.Logger | None = None
+    db_path: str | os.PathLike, *, timeout_s: float | None = None, log: Any = None, read_only: bool = False,
+    clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+    config: dict | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Connect, waiting (with backoff) while another process holds the file's write lock."""
+    """Connect, waiting while another process holds the file's lock: at once a WARNING naming the file
+    and, where DuckDB says, the process holding it; then a countdown every 10 s; after `timeout_s`
+    (default `ANKA_WAREHOUSE_LOCK_WAIT_S`, 300 s) a :class:`WarehouseLockedError` saying what to do.
+    Nothing is written before the connection is had, so waiting or giving up loses nothing."""
     path = Path(db_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + timeout_s
-    delay = 0.05
-    warned = False
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    timeout_s = lock_wait_s() if timeout_s is None else timeout_s
+    start = clock()
+    delay, next_report = 0.05, 0.0
     while True:
         try:
-            return duckdb.connect(str(path))
+            return duckdb.connect(str(path), read_only=read_only, config=config or {})
         except (duckdb.IOException, duckdb.ConnectionException) as exc:
-            if not _is_lock_conflict(exc) or time.monotonic() + delay > deadline:
+            if not _is_lock_conflict(exc):
                 raise
-            if log is not None and not warned:
-                log.info("warehouse %s is locked by another process; waiting up to %.0f s", path, timeout_s)
-                warned = True
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            waited = clock() - start
+            holder = lock_holder(str(exc)) or "another process"
+            if waited + delay > timeout_s:
+                raise WarehouseLockedError(
+                    f"warehouse {path} is locked by {holder}: gave up after {waited:.0f} s "
+                    f"(ANKA_WAREHOUSE_LOCK_WAIT_S={timeout_s:g}); nothing was written. Let that process finish "
+                    f"or stop it, then build again.") from None
+            if log is not None and waited >= next_report:
+                log.warning(f"warehouse {path} is locked by {holder}: waiting, {timeout_s - waited:.0f} s left "
+                            f"(ANKA_WAREHOUSE_LOCK_WAIT_S)")
+                next_report = waited + LOCK_REPORT_EVERY_S
+            sleep(delay)
+            delay = min(delay * 2, 1.0)
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
