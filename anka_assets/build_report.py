@@ -54,13 +54,13 @@ def _calls(con, where: str, params: Sequence) -> tuple[int, int, int, float]:
 
 
 def summarize(warehouse: str | Path, domains: Sequence[str], run_ids: Sequence[str],
-              stale: Sequence[str] = ()) -> list[DomainSummary]:
+              stale: Sequence[str] = (), log=None) -> list[DomainSummary]:
     """Figures per domain from the warehouse, model calls counted for the given runs only, and a
     `cross-domain` row for the calls of the stages over every domain (the evaluation's judge) when
     there were any. `stale`: domains whose run failed (their figures were not refreshed)."""
     if not Path(warehouse).exists():
         return []
-    with open_warehouse(warehouse, read_only=True) as con:
+    with open_warehouse(warehouse, read_only=True, log=log) as con:
         have = _tables(con)
 
         def count(table: str, where: str, domain: str) -> int:

@@ -1,11 +1,13 @@
-"""`anka-refinery`: build every asset, every partition, offline, against a persistent Dagster instance.
+"""`anka-refinery`: build every asset, every partition, offline, through the Dagster instance's run queue.
 
-    anka-refinery build                 # all domains, then the cross-domain assets (sft_export: the release)
-    anka-refinery build --domain hukuk  # one domain (and the cross-domain assets)
+    anka-refinery build                 # all domains, then the cross-domain assets (release, adapter, evaluation)
+    anka-refinery build --domain hukuk  # one domain (and the cross-domain assets, unless their inputs are unchanged)
 
-Runs are recorded in the instance of $DAGSTER_HOME (the project root by default, where dagster.yaml
-lives), so `dagster dev` shows them afterwards. A failing domain does not stop the others; the exit
-code is 1 if any run failed.
+Each domain is one run of the named job `domain_build`, the cross-domain stages one run of
+`cross_domain_build`, submitted to the instance of $DAGSTER_HOME (the project root by default, where
+dagster.yaml lives) and launched by its daemon (`run_queue.py`): the UI shows them, can re-execute them,
+and the queue's limits hold for them as for every other run. A failing domain does not stop the others;
+each failure is one line with its cause; the exit code is 1 if any run failed.
 """
 
 from __future__ import annotations
@@ -14,16 +16,16 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
-
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from anka_assets.build_report import format_table, summarize
+from anka_assets.gateway.store import WarehouseLockedError, open_warehouse
 from anka_assets.jobs import CROSS_DOMAIN_JOB, DOMAIN_JOB
 from anka_assets.reuse import FINGERPRINT_TAG, inputs_fingerprint
-from anka_assets.run_queue import RunQueue, follow
+from anka_assets.run_queue import RunQueue, follow, pending_runs
 from anka_assets.settings import PROJECT_ROOT
 
 
@@ -35,25 +37,14 @@ def _default_dagster_home() -> None:
 
 
 def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
+    """Submit one `domain_build` run per domain, then (unless its inputs are unchanged) one
+    `cross_domain_build` run, follow them, print the summary; 0 when every run succeeded."""
     from dagster import DagsterInstance
 
-    from anka_assets.partitions import SeedsFolderError
-
-    try:  # importing the code location builds it (`defs`): a bad seeds folder fails right here
-        from anka_assets.definitions import build_definitions
-
-        defs = build_definitions()
-    except (SeedsFolderError, ValueError) as exc:  # a bad seeds folder or file name: one line, no trace
-        print(f"anka-refinery: {exc}", file=sys.stderr)
-        return 2
-    assets = [a for a in defs.assets or [] if getattr(a, "is_materializable", False)]
-    partitioned = [a for a in assets if a.partitions_def is not None]
-    all_domains = sorted({k for a in partitioned for k in a.partitions_def.get_partition_keys()})
-    chosen = list(domains) if domains else all_domains
-    unknown = sorted(set(chosen) - set(all_domains))
-    if unknown:
-        print(f"unknown domain(s): {', '.join(unknown)}; known: {', '.join(all_domains)}", file=sys.stderr)
-        return 2
+    loaded = _load(domains)
+    if isinstance(loaded, int):
+        return loaded
+    defs, chosen = loaded
     paths = defs.resources["paths"]
     instance = DagsterInstance.get()
     outcome = BuildOutcome()
@@ -65,29 +56,64 @@ def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
         follower = Follower(instance, queue, verbose)
         runs = [(d, queue.submit(DOMAIN_JOB, partition=d, tags={"anka/entry": "cli"})) for d in chosen]
         for i, (domain, run_id) in enumerate(runs, 1):
-            result = follower.follow(run_id, f"[{i}/{len(runs)}] {domain}")
-            outcome.add(domain, result)
-        cross = cross_domain_tables(defs)
-        fingerprint = inputs_fingerprint(paths.warehouse, cross, PROJECT_ROOT / "anka_assets")
-        reused = reusable_cross_domain_run(instance, fingerprint, paths.warehouse)
-        if reused is not None:
-            print(f"release, adapter and evaluation: reused from run {reused} (their inputs did not change)",
-                  flush=True)
-            outcome.cross_run = reused
-        elif not any(r.success for r in outcome.results.values()) and outcome.results:
-            print("release, adapter and evaluation: not built (no domain was built)", flush=True)
-        else:
-            run_id = queue.submit(CROSS_DOMAIN_JOB, tags={"anka/entry": "cli", FINGERPRINT_TAG: fingerprint or ""})
-            result = follower.follow(run_id, "cross-domain (release, adapter, evaluation)")
-            outcome.add("cross-domain", result)
-            outcome.cross_run = run_id
-    written = cross_domain_outputs(paths.warehouse)
-    for label, where in written.items():
-        if label == "SFT release":
-            print(f"release {where.name}: {where}")
-    run_ids = [r.run_id for r in outcome.results.values()]
+            outcome.add(domain, follower.follow(run_id, f"[{i}/{len(runs)}] {domain}"))
+        try:
+            _build_cross_domain(defs, instance, queue, follower, outcome)
+        except WarehouseLockedError as exc:
+            outcome.add("cross-domain", RunResult("", False, str(exc)))
+    return _report(paths, chosen, outcome)
+
+
+def _load(domains: Sequence[str] | None):
+    """(definitions, chosen domains), or the exit code after a one-line error."""
+    from anka_assets.partitions import SeedsFolderError
+
+    try:  # importing the code location builds it (`defs`): a bad seeds folder fails right here
+        from anka_assets.definitions import build_definitions
+
+        defs = build_definitions()
+    except (SeedsFolderError, ValueError) as exc:  # a bad seeds folder or file name: one line, no trace
+        print(f"anka-refinery: {exc}", file=sys.stderr)
+        return 2
+    all_domains = sorted({k for a in defs.assets or [] if getattr(a, "is_materializable", False)
+                          and a.partitions_def is not None for k in a.partitions_def.get_partition_keys()})
+    chosen = list(domains) if domains else all_domains
+    unknown = sorted(set(chosen) - set(all_domains))
+    if unknown:
+        print(f"unknown domain(s): {', '.join(unknown)}; known: {', '.join(all_domains)}", file=sys.stderr)
+        return 2
+    return defs, chosen
+
+
+def _build_cross_domain(defs, instance, queue: RunQueue, follower: "Follower", outcome: "BuildOutcome") -> None:
+    """The release, the adapter and the evaluation: reused when their inputs did not change."""
+    paths = defs.resources["paths"]
+    if outcome.results and not any(r.success for r in outcome.results.values()):
+        print("release, adapter and evaluation: not built (no domain was built)", flush=True)
+        return
+    follower.wait_for_job(CROSS_DOMAIN_JOB)  # another build's release: decide on what it leaves
+    fingerprint = inputs_fingerprint(paths.warehouse, cross_domain_tables(defs), PROJECT_ROOT / "anka_assets",
+                                     log=SAY)
+    reused = reusable_cross_domain_run(instance, fingerprint, paths.warehouse)
+    if reused is not None:
+        print(f"release, adapter and evaluation: reused from run {reused} (their inputs did not change)", flush=True)
+        return
+    run_id = queue.submit(CROSS_DOMAIN_JOB, tags={"anka/entry": "cli", FINGERPRINT_TAG: fingerprint or ""})
+    outcome.add("cross-domain", follower.follow(run_id, "cross-domain (release, adapter, evaluation)"))
+
+
+def _report(paths, chosen: Sequence[str], outcome: "BuildOutcome") -> int:
+    """Where things are, the table per domain, one line per failure; the exit code."""
+    try:
+        written = cross_domain_outputs(paths.warehouse)
+        table = format_table(summarize(paths.warehouse, chosen, [r.run_id for r in outcome.results.values() if r.run_id],
+                                       stale=outcome.failed_domains, log=SAY))
+    except WarehouseLockedError as exc:
+        written, table = {}, f"no summary: {exc}"
+    if "SFT release" in written:
+        print(f"release {written['SFT release'].name}: {written['SFT release']}")
     print()
-    print(format_table(summarize(paths.warehouse, chosen, run_ids, stale=outcome.failed_domains)))
+    print(table)
     print()
     print(f"warehouse     {paths.warehouse}")
     print(f"review CSVs   {paths.review_queue_dir}/<domain>.csv")
@@ -97,11 +123,23 @@ def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
     if outcome.failed:
         for name in outcome.failed:
             print(f"FAILED {name}: {outcome.results[name].reason}", file=sys.stderr)
-        print(f"failed: {', '.join(outcome.failed)} (runs in the UI: `dg dev`, job "
-              f"{DOMAIN_JOB} / {CROSS_DOMAIN_JOB}; --verbose for the event log)", file=sys.stderr)
+        print(f"failed: {', '.join(outcome.failed)} (runs in the UI: `dg dev`, jobs {DOMAIN_JOB} / "
+              f"{CROSS_DOMAIN_JOB}; --verbose for their event log)", file=sys.stderr)
         return 1
     print(f"built {len(chosen)} domain(s) into {paths.warehouse}")
     return 0
+
+
+class _Say:
+    """A log for the CLI's own waits (a locked warehouse): warnings printed as they come."""
+
+    def warning(self, message: str) -> None:
+        print(f"    warning: {message}", flush=True)
+
+    info = debug = warning
+
+
+SAY = _Say()
 
 
 @dataclass
@@ -135,6 +173,17 @@ class Follower:
     def __init__(self, instance, queue: RunQueue, verbose: bool) -> None:
         self.instance, self.queue, self.verbose = instance, queue, verbose
         self.progress = ProgressPrinter()
+
+    def wait_for_job(self, job_name: str) -> None:
+        """Wait (saying so) while runs of `job_name` submitted by someone else are queued or running."""
+        said = set()
+        while busy := pending_runs(self.instance, job_name):
+            for run in busy:
+                if run.run_id not in said:
+                    said.add(run.run_id)
+                    print(f"waiting for run {run.run_id} ({job_name}, {run.status.value}) of another build "
+                          "to finish first", flush=True)
+            time.sleep(1.0)
 
     def follow(self, run_id: str, title: str) -> RunResult:
         started = time.monotonic()
@@ -208,12 +257,10 @@ def reusable_cross_domain_run(instance, fingerprint: str | None, warehouse) -> s
 
 def cross_domain_outputs(warehouse) -> dict[str, Path]:
     """Where the current release and adapter lie, from their tables."""
-    from anka_assets.gateway.store import open_warehouse
-
     if not Path(warehouse).exists():
         return {}
     out: dict[str, Path] = {}
-    with open_warehouse(warehouse, read_only=True) as con:
+    with open_warehouse(warehouse, read_only=True, log=SAY) as con:
         have = {r[0] for r in con.execute(
             "select table_name from information_schema.tables where table_schema = 'anka'").fetchall()}
         if "sft_export" in have:

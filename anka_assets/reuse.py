@@ -19,8 +19,9 @@ from anka_assets.gateway.store import open_warehouse
 from anka_assets.settings import SCHEMA
 
 FINGERPRINT_TAG = "anka/inputs_fingerprint"
-#: Columns that change on every rebuild with identical content.
-VOLATILE = ("latency_s", "ttfb_s", "created_at", "updated_at", "materialized_at", "run_id")
+#: Columns (by name ending) that differ between a run that called the model and one served from the cache,
+#: or between two identical rebuilds: how a row was obtained, not what it holds.
+VOLATILE = ("latency_s", "ttfb_s", "cached", "attempts", "cost", "served_by", "_at", "run_id")
 #: Settings that do not change what the stages make.
 IGNORED_SETTINGS = ("ANKA_PROGRESS_EVERY_S", "ANKA_LOCK_REPORT_EVERY_S", "ANKA_WAREHOUSE_LOCK_WAIT_S")
 
@@ -30,7 +31,7 @@ def table_digest(con, table: str) -> str:
     columns = con.execute(
         "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ? "
         "order by ordinal_position", [SCHEMA, table]).fetchall()
-    stable = [name for name, typ in columns if name not in VOLATILE and "TIMESTAMP" not in typ.upper()]
+    stable = [name for name, typ in columns if not name.endswith(VOLATILE) and "TIMESTAMP" not in typ.upper()]
     if not stable:
         return "absent"
     row = "struct_pack(" + ", ".join(f'"{c}" := "{c}"' for c in stable) + ")"

@@ -75,6 +75,4 @@ def describe_record(run_id: str, entry: Any):
         return RunEvent("run_failure", run_id, text)
     if kind == "ASSET_MATERIALIZATION":
         return RunEvent("materialization", run_id, event.asset_key.to_user_string(), step=event.step_key)
-    if entry.level >= logging.WARNING:
-        return RunEvent("warning", run_id, one_line(event.message or kind), step=event.step_key)
     return RunEvent("log", run_id, f"{kind}: {one_line(event.message or '')}", step=event.step_key)

@@ -91,10 +91,14 @@ class RunQueue(AbstractContextManager):
             stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.workspace_file.parent)
         log.close()
 
-    def stop_daemon(self, grace_s: float = 10.0) -> None:
+    def stop_daemon(self, grace_s: float = 10.0, poll_s: float = 1.0) -> None:
+        """Stop the daemon this build started, once the queue is empty: another build (or the UI) may
+        have queued runs on it meanwhile, and they finish first."""
         proc, self._daemon = self._daemon, None
         if proc is None:
             return
+        while proc.poll() is None and pending_runs(self.instance):
+            time.sleep(poll_s)
         try:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=grace_s)
@@ -135,6 +139,17 @@ class RunQueue(AbstractContextManager):
         )
         self.instance.submit_run(run.run_id, self.workspace)
         return run.run_id
+
+
+ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+          DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+
+
+def pending_runs(instance: DagsterInstance, job_name: str | None = None) -> list:
+    """Runs queued or in progress in this instance (of one job, or any)."""
+    from dagster import RunsFilter
+
+    return list(instance.get_runs(RunsFilter(statuses=ACTIVE, job_name=job_name)))
 
 
 @dataclass

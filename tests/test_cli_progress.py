@@ -4,6 +4,7 @@ import io
 import logging
 
 from anka_assets.cli import ProgressPrinter
+from anka_assets.gateway.progress import progress_line
 
 
 class Terminal(io.StringIO):
@@ -12,7 +13,7 @@ class Terminal(io.StringIO):
 
 
 def record(done: int, total: int) -> logging.LogRecord:
-    line = f"raw_cot hukuk: {done}/{total} answered ({done / total:.0%}), 3.2/s, ETA 1m 52s; 0 cached, 0 failed, 0 KVKK-blocked"
+    line = progress_line("raw_cot hukuk", done, total, 10.0, cached=0, failed=0, blocked=0)
     rec = logging.LogRecord("anka.progress", logging.INFO, __file__, 1, line, None, None)
     rec.done, rec.total, rec.label = done, total, "raw_cot hukuk"
     return rec

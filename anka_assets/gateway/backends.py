@@ -121,6 +121,21 @@ async def _on_response(_response: Any) -> None:
         marks.append(time.perf_counter())
 
 
+def os_words(exc: BaseException) -> str | None:
+    """The operating system's own words behind a network error ("connection refused", "name or service
+    not known"), found down the exception's chain; httpx and the openai client say only "All connection
+    attempts failed" / "Connection error."."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            import os
+
+            return f"{os.strerror(exc.errno).lower()} (errno {exc.errno})"
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
 async def probe_models(
     base_url: str, *, model: str, api_key: str | None, role: str, timeout_s: float, secrets: Sequence[str]
 ) -> list[str] | None:
@@ -145,7 +160,7 @@ async def probe_models(
             f"and is {prefix}BASE_URL right?"
         ) from None
     except httpx.HTTPError as exc:
-        cause = scrub(_short(f"{type(exc).__name__}: {exc}", 200), secrets)
+        cause = scrub(_short(os_words(exc) or f"{type(exc).__name__}: {exc}", 200), secrets)
         raise ProbeFailed(
             f"{role} endpoint {shown} cannot be reached ({cause}); is the server running, and are the host "
             f"and port in {prefix}BASE_URL right?"
@@ -304,7 +319,7 @@ class HttpBackend:
             ) from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc.__context__
-            detail = f"{exc}: {type(cause).__name__}: {cause}" if cause is not None else str(exc)
+            detail = os_words(exc) or (f"{exc}: {type(cause).__name__}: {cause}" if cause is not None else str(exc))
             raise CallError(scrub(_short(detail), secrets) or "", kind="connection", retryable=True, url=url) from None
         except openai.APIError as exc:  # response did not parse / validate
             raise CallError(scrub(_short(str(exc)), secrets) or "", kind="protocol", retryable=True, url=url) from None
