@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from stdnum import iban as std_iban
 from stdnum import luhn
 from stdnum.tr import tckimlik, vkn
@@ -429,9 +431,6 @@ def test_seed_tasks_detection(task: dict) -> None:
 # ------------------------------------------------------------------------------------------------
 # Decimal amounts and dashed order numbers are no phone numbers (issue 17, item 8)
 # ------------------------------------------------------------------------------------------------
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _MOBILE_AREAS = ("501", "505", "530", "532", "533", "535", "542", "544", "549", "552", "555")
 

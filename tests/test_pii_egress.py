@@ -1,21 +1,32 @@
 """The KVKK egress scan: every generated identifier in every obfuscation is refused for a commercial
-endpoint, ordinary Turkish text and the shipped public seeds are not, spans map to the original text."""
+endpoint, ordinary Turkish text, the shipped public seeds and generated order/reference numbers,
+grouped thousands and decimal amounts are not, spans map to the original text."""
 
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stdnum.tr import tckimlik as _tckimlik
 
 from anka_assets.gateway.kvkk import decide_kvkk
 from anka_assets.text.pii import find_pii, redact
 from anka_assets.text.pii_egress import normalise
 from anka_assets.text.pii_fuzz import (
+    NUMBER_SHAPES,
     PII_CASE_KINDS,
+    gen_phone,
+    gen_tckn,
+    gen_vkn,
+    identifier_text,
+    number_shape_sentence,
+    number_shape_sentences,
     obfuscations_for,
     ordinary_sentences,
     pii_case,
@@ -170,19 +181,6 @@ def test_unknown_mode_is_refused() -> None:
 # Order / reference numbers, grouped thousands and decimal amounts are not personal data
 # ------------------------------------------------------------------------------------------------
 
-from stdnum.tr import tckimlik as _tckimlik  # noqa: E402
-
-from anka_assets.text.pii_fuzz import (  # noqa: E402
-    NUMBER_SHAPES,
-    gen_phone,
-    gen_tckn,
-    gen_vkn,
-    identifier_text,
-    number_shape_sentence,
-    number_shape_sentences,
-)
-
-
 @pytest.mark.parametrize(
     "text",
     [
@@ -275,9 +273,6 @@ def test_identifiers_printed_like_amounts_or_orders_are_still_caught(seed: int, 
 
 
 def test_bench_prints_false_block_rates_per_mode_and_full_recall() -> None:
-    import subprocess
-    import sys
-
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "pii.py"), "--per", "3", "--ordinary", "300", "--shapes", "150"],
         capture_output=True, text=True, timeout=300, check=True,

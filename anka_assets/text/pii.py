@@ -50,7 +50,10 @@ Precision / recall trade-offs
   Weak shapes (a bare contiguous ``5321234567`` or ``905321234567``) are accepted only if they
   are mobile numbers, or landline numbers with a phone keyword shortly before; they are rejected
   when followed by a currency (``5000000000 TL``) or when the subscriber part is one repeated
-  digit.  Seven-digit ``444 x xxx`` call-centre numbers are not personal data and are ignored.
+  digit.  Seven-digit ``444 x xxx`` call-centre numbers are not personal data and are ignored,
+  and so are a decimal amount (``53383701.63``: one decimal mark before the last 1-2 digits) and
+  the head of a dashed order number (``436-7197216-1880401``: glued by a dash, slash or
+  underscore to more digits).
 * **KART**: Luhn passes one random number in ten, so an IIN/length plausibility check (Visa,
   Mastercard, Amex, Troy, Discover, JCB, Diners, UnionPay, Maestro, Mir) is also required.
 * **PLAKA**: uppercase only (lowercase "34 abc 123" is not reported), province code written

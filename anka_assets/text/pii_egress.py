@@ -24,10 +24,25 @@ way a person (or an adversary) can write an identifier must be caught. So this s
    plates in any spacing (spaces, dashes, none).
 
 False blocks are kept low by structure, not by ignoring digits: a valid date (``29.10.1923``,
-``2016-07-15``) is one unbreakable unit (a window takes it whole or not at all); a thousands-grouped
-amount followed by a currency or unit (``1.250.000 TL``, ``85.372.377 kişi``) or ending in
-``.000`` is not an identifier; a run that is a valid ISBN-13 (978/979) or, after the word ISBN, a
-valid ISBN-10 is skipped. Spans are returned in ORIGINAL text offsets.
+``2016-07-15``) is one unbreakable unit (a window takes it whole or not at all); a run that is a
+valid ISBN-13 (978/979) or, after the word ISBN, a valid ISBN-10 is skipped. For numbers written
+plainly (ASCII digits, no invisible character inside; an obfuscated number is always checked in
+full) also:
+
+* a closed thousands-grouped number (1-3 digits, then groups of three joined by one ``.``, ``,``,
+  space or ``'``) is one unbreakable unit; with a currency or unit around it (``1.250.000 TL``,
+  ``85.372.377 kişi``, ``$1,234,567``) or a decimal part in the other mark (``1.234.567,89``) it
+  is an amount and no identifier; otherwise it is a VKN or phone number only after a VKN / phone
+  keyword (``1.234.567.890`` alone is not, ``VKN 1.234.567.890`` is) and is still checked as a
+  T.C. Kimlik No, card or IBAN without one;
+* a decimal part (``53383701.63``) is never part of an identifier, and with a currency the number
+  is an amount;
+* an order / reference code, three or more groups joined by one dash, slash, underscore or dot with
+  two groups of 5-9 digits (``436-7197216-1880401``; the Amex/Diners layouts 4-6-5/4-6-4 excepted),
+  a year reference (``2024/123456``, ``PO2017-463021``) and a GİB e-invoice number
+  (``GIB2024000012345``) break the run.
+
+Spans are returned in ORIGINAL text offsets.
 """
 
 from __future__ import annotations
@@ -331,22 +346,22 @@ class _Plain:
     or other scripts' digits is always checked as before (it is how identifiers are hidden)."""
 
     def __init__(self, text: str, norm: str, index: list[int]) -> None:
-        # prefix counts: other scripts' digits at a position; removed characters just before it
-        self.digits: list[int] | None = None
-        self.removed: list[int] = []
-        if text == norm:
-            return
-        d_acc, r_acc, digits, removed = 0, 0, [0], [0]
-        for k, c in enumerate(norm):
-            d_acc += c.isdigit() and not text[index[k]].isascii()
-            r_acc += k > 0 and index[k] > index[k - 1] + 1
-            digits.append(d_acc)
-            removed.append(r_acc)
-        self.digits, self.removed = digits, removed
+        self.text, self.norm, self.index = text, norm, index
+        self.digits: list[int] = []  # prefix counts: other scripts' digits at a position ...
+        self.removed: list[int] = []  # ... and removed characters just before it (built on first use)
 
     def __call__(self, start: int, end: int) -> bool:
-        if self.digits is None:
+        if self.text == self.norm:
             return True
+        if not self.digits:
+            text, index = self.text, self.index
+            d_acc, r_acc, digits, removed = 0, 0, [0], [0]
+            for k, c in enumerate(self.norm):
+                d_acc += c.isdigit() and not text[index[k]].isascii()
+                r_acc += k > 0 and index[k] > index[k - 1] + 1
+                digits.append(d_acc)
+                removed.append(r_acc)
+            self.digits, self.removed = digits, removed
         return self.digits[end] == self.digits[start] and self.removed[end] == self.removed[start + 1]
 
 
@@ -390,7 +405,8 @@ def _units(norm: str, run: list[tuple[int, int]], plain: _Plain) -> list[list[Un
                 i += 3
                 continue
         code_end = _code_block_end(norm, run, i)
-        if code_end is not None and plain(run[i][0], run[code_end][1]):  # an order / reference number: no identifier, it breaks the run
+        if code_end is not None and plain(run[i][0], run[code_end][1]):
+            # an order / reference number: no identifier, it breaks the run
             out.append([])
             i = code_end + 1
             continue
@@ -402,7 +418,7 @@ def _units(norm: str, run: list[tuple[int, int]], plain: _Plain) -> list[list[Un
         if j is not None:
             start, end = run[i][0], run[j][1]
             sep = _gap(norm, run, i)
-            amount = norm[run[j][0] : end] == "000" or _money_around(norm, start, end)
+            amount = _money_around(norm, start, end)  # "1.250.000 TL", "85.372.377 kişi", "$1,234,567"
             if plain(start, end):
                 k = _decimal_end(norm, run, j, _DECIMAL_MARKS[sep])
                 if k is not None and not plain(start, run[k][1]):
@@ -451,9 +467,10 @@ def _without_einvoices(
 
 
 def _grouped_kind_allowed(norm: str, start: int, kind: str) -> bool:
-    """A ten-digit thousands-grouped number (``1.234.567.890``) is no VKN or phone number unless a
-    VKN or phone keyword precedes it: neither is printed in thousands groups (a phone's area code is
-    never split 1|2), an amount or a count is."""
+    """A thousands-grouped number (``1.234.567.890``, ``908 504 902 229``) is no VKN or phone number
+    unless a VKN or phone keyword precedes it: neither is printed in thousands groups (they would
+    split a phone's area code 1|2 or its country code), an amount or a count is. A T.C. Kimlik No,
+    card or IBAN in thousands groups is still checked without a keyword."""
     if kind == "VKN":
         return bool(_VKN_CONTEXT_RE.search(norm, max(0, start - VKN_CONTEXT_CHARS), start))
     if kind == "TELEFON":
@@ -482,7 +499,7 @@ def _digit_candidates(norm: str, plain: _Plain) -> Iterator[tuple[int, int, str]
                         break
                     if len(window) >= 10 and not all(dates[i : j + 1]):  # a date range is no identifier
                         for kind in _kinds_of_window(window):
-                            if i == j and units[i][2] == "grouped" and len(window) == 10:
+                            if i == j and units[i][2] == "grouped":
                                 if not _grouped_kind_allowed(norm, units[i][0], kind):
                                     continue
                             yield units[i][0], units[j][1], kind

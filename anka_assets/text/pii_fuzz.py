@@ -1,7 +1,8 @@
 """Seeded generators of valid Turkish identifiers, their obfuscations, and ordinary Turkish text.
 
 Used by ``bench/pii.py`` (recall per kind and mode, false-block rate) and by the tests (no
-generated identifier may pass the KVKK guard to a commercial endpoint). Everything is driven by a
+generated identifier may pass the KVKK guard to a commercial endpoint; no generated order /
+reference number, grouped thousands or decimal amount of ``NUMBER_SHAPES`` may be blocked). Everything is driven by a
 ``random.Random`` so a seed reproduces a case exactly. Every identifier is valid by its own rule
 (checksum, Luhn, ``phonenumbers``, plate format), so a miss is a real miss.
 """
