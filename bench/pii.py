@@ -1,7 +1,8 @@
 """Recall and false blocks of the PII scan, redact mode vs the KVKK egress mode.
 
-    python bench/pii.py                 # 40 cases per (kind, obfuscation), 5000 ordinary sentences
-    python bench/pii.py --per 100 --ordinary 20000 --seed 7
+    python bench/pii.py                 # 40 cases per (kind, obfuscation), 5000 ordinary sentences,
+                                        # 1000 sentences per order/reference/amount shape
+    python bench/pii.py --per 100 --ordinary 20000 --shapes 3000 --seed 7
 
 Recall: a seeded generator (anka_assets/text/pii_fuzz.py) writes valid identifiers of every kind
 (T.C. Kimlik No / YKN, VKN, TR IBAN, Luhn cards of every brand, Turkish phones, e-mails, plates) in
@@ -12,8 +13,11 @@ phone and as a VKN is caught whichever name it gets).
 
 False blocks: the share of ordinary texts the egress mode would keep away from a commercial endpoint:
 the shipped public seeds (data/seeds/*.yaml, sensitivity public) and generated sentences full of years,
-amounts, law and article numbers, dates, ISBNs, page and case numbers. The redact mode is the baseline
-measured in the same run. Prints figures only; asserts nothing.
+amounts, law and article numbers, dates, ISBNs, page and case numbers; and generated order/reference
+numbers, grouped thousands and decimal amounts (Amazon-style 3-7-7 and other dashed layouts, prefixed
+invoice and reference numbers, GİB e-invoice numbers, thousands grouped with dots, commas, spaces or
+apostrophes, decimal amounts in TL/₺/USD/EUR), reported per shape. The redact mode is measured in the
+same run. Prints figures only; asserts nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anka_assets.text.pii import MODES, find_pii  # noqa: E402
-from anka_assets.text.pii_fuzz import ordinary_sentences, pii_cases  # noqa: E402
+from anka_assets.text.pii_fuzz import (  # noqa: E402
+    NUMBER_SHAPES,
+    number_shape_sentences,
+    ordinary_sentences,
+    pii_cases,
+)
 
 
 def public_seed_prompts() -> list[str]:
@@ -51,6 +60,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--per", type=int, default=40, help="cases per (kind, obfuscation)")
     ap.add_argument("--ordinary", type=int, default=5000, help="generated ordinary sentences")
+    ap.add_argument("--shapes", type=int, default=1000, help="generated sentences per number shape")
     ap.add_argument("--seed", type=int, default=20261201)
     args = ap.parse_args()
 
@@ -90,22 +100,34 @@ def main() -> None:
         print(f"  {o:<22} {n:>6} {r['redact']:>8.3f} {r['egress']:>8.3f}")
 
     print("\nFalse blocks (texts with no personal data that a mode flags):")
+    shaped = list(number_shape_sentences(args.seed, args.shapes))
     corpora = {
         "public seeds (data/seeds)": public_seed_prompts(),
         f"generated ordinary (seed {args.seed}, n={args.ordinary})": ordinary_sentences(args.seed, args.ordinary),
+        f"order/reference numbers, amounts (n={len(shaped)})": [t for _, t in shaped],
     }
     print(f"  {'corpus':<46} {'texts':>6} {'redact':>8} {'egress':>8}")
-    examples: list[str] = []
+    flagged_by: dict[tuple[str, str], list[str]] = {}
     for name, texts in corpora.items():
-        rates = {}
         for mode in MODES:
-            flagged = [t for t in texts if find_pii(t, mode=mode)]
-            rates[mode] = len(flagged) / len(texts)
-            if mode == "egress":
-                examples += flagged[:3]
+            flagged_by[(name, mode)] = [t for t in texts if find_pii(t, mode=mode)]
+        rates = {m: len(flagged_by[(name, m)]) / len(texts) for m in MODES}
         print(f"  {name:<46} {len(texts):>6} {rates['redact']:>8.2%} {rates['egress']:>8.2%}")
-    for t in examples:
-        print(f"    egress flagged: {t[:110]!r} -> {[(m.kind, m.text) for m in find_pii(t, mode='egress')]}")
+    n_neg = sum(len(texts) for texts in corpora.values())
+    total = {m: sum(len(flagged_by[(name, m)]) for name in corpora) / n_neg for m in MODES}
+    print(f"  {'all negatives':<46} {n_neg:>6} {total['redact']:>8.2%} {total['egress']:>8.2%}"
+          "   (egress goal <= 0.50%)")
+    print("  order/reference numbers and amounts, per shape:")
+    shape_corpus = list(corpora)[-1]
+    flagged_sets = {m: set(flagged_by[(shape_corpus, m)]) for m in MODES}
+    for shape in NUMBER_SHAPES:
+        texts = [t for s, t in shaped if s == shape]
+        r = {m: sum(t in flagged_sets[m] for t in texts) / len(texts) for m in MODES}
+        print(f"    {shape:<44} {len(texts):>6} {r['redact']:>8.2%} {r['egress']:>8.2%}")
+    for mode in MODES:
+        for name in corpora:
+            for t in flagged_by[(name, mode)][:3]:
+                print(f"    {mode} flagged: {t[:100]!r} -> {[(m.kind, m.text) for m in find_pii(t, mode=mode)]}")
 
     per_case = {m: seconds[m] / max(1, n_all) * 1e6 for m in MODES}
     print(f"\nScan time per generated sentence: redact {per_case['redact']:.0f} µs, egress {per_case['egress']:.0f} µs "

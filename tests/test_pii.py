@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from stdnum import iban as std_iban
 from stdnum import luhn
 from stdnum.tr import tckimlik, vkn
@@ -146,6 +148,8 @@ POSITIVE = [
     ("Mobil hat 532 123 45 67 kapalı.", "TELEFON", "532 123 45 67"),
     ("Tel 2125551234 (mesai saatlerinde)", "TELEFON", "2125551234"),
     ("Kurumsal hat 0850 222 06 00 üzerinden", "TELEFON", "0850 222 06 00"),
+    ("Sipariş için 0532-123-45-67 numarasını arayın.", "TELEFON", "0532-123-45-67"),
+    ("Bize 532-1234567 numarasından ulaşın.", "TELEFON", "532-1234567"),
     # EPOSTA
     ("Sonuçlar ali.veli@ornek.com.tr adresine gönderildi.", "EPOSTA", "ali.veli@ornek.com.tr"),
     ("E-posta: AYSE_YILMAZ+kvkk@Example.COM.", "EPOSTA", "AYSE_YILMAZ+kvkk@Example.COM"),
@@ -211,6 +215,12 @@ NEGATIVE = [
     "Eksik numara 0532 123 45 6 yazılmış.",
     "Çağrı merkezi 444 0 800 herkese açıktır.",
     "Kayıt numarası 2125551234 arşivde.",
+    # order / reference numbers and decimal amounts (issue 17, item 8)
+    "Sipariş numaram 436-7197216-1880401, iade etmek istiyorum.",
+    "Referans 1.234.567.890 ile ödendi.",
+    "Tutar 53383701.63 TL olarak tahsil edildi.",
+    "Ödeme 25893563.71 TRY ve £37607501.71 olarak iki parça yapıldı.",
+    "Fatura No: INV-532-1234567-7654321 olan belge",
     # plates that are not plates
     "Ürün 15 TL 250 kuruşa satıldı.",
     "Madde 12 TCK 141 ile birlikte okunmalı.",
@@ -416,3 +426,30 @@ def test_seed_tasks_detection(task: dict) -> None:
         found = {m.kind for m in find_pii(task["instruction"])}
         tag_kinds = {k.upper() for k in task["tags"]} & set(PII_KINDS)
         assert found == tag_kinds
+
+
+# ------------------------------------------------------------------------------------------------
+# Decimal amounts and dashed order numbers are no phone numbers (issue 17, item 8)
+# ------------------------------------------------------------------------------------------------
+
+_MOBILE_AREAS = ("501", "505", "530", "532", "533", "535", "542", "544", "549", "552", "555")
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    area=st.sampled_from(_MOBILE_AREAS),
+    sub=st.integers(2_000_000, 9_999_999),
+    tail=st.integers(0, 9_999_999),
+    currency=st.sampled_from(["", " TL", " ₺", " USD", " EUR"]),
+)
+def test_phone_digits_as_amount_or_order_are_not_phones_but_as_phone_they_are(
+    area: str, sub: int, tail: int, currency: str
+) -> None:
+    national = f"{area}{sub}"
+    # the same ten digits as a decimal amount or inside a dashed order number: not flagged
+    assert find_pii(f"Tutar {national[:8]}.{national[8:]}{currency} oldu.") == []
+    assert find_pii(f"Tutar {national[:8]},{national[8:]}{currency} oldu.") == []
+    assert find_pii(f"Sipariş {area}-{sub}-{tail:07d} kargoda.") == []
+    # ... and in the layouts a phone is printed in: flagged
+    for written in (f"0{area}-{national[3:6]}-{national[6:8]}-{national[8:]}", f"0{area} {sub}", f"{area}-{sub}"):
+        assert [(m.kind, m.text) for m in find_pii(f"Tel: {written} (mesai)")] == [("TELEFON", written)]

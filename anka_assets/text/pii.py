@@ -50,7 +50,10 @@ Precision / recall trade-offs
   Weak shapes (a bare contiguous ``5321234567`` or ``905321234567``) are accepted only if they
   are mobile numbers, or landline numbers with a phone keyword shortly before; they are rejected
   when followed by a currency (``5000000000 TL``) or when the subscriber part is one repeated
-  digit.  Seven-digit ``444 x xxx`` call-centre numbers are not personal data and are ignored.
+  digit.  Seven-digit ``444 x xxx`` call-centre numbers are not personal data and are ignored,
+  and so are a decimal amount (``53383701.63``: one decimal mark before the last 1-2 digits) and
+  the head of a dashed order number (``436-7197216-1880401``: glued by a dash, slash or
+  underscore to more digits).
 * **KART**: Luhn passes one random number in ten, so an IIN/length plausibility check (Visa,
   Mastercard, Amex, Troy, Discover, JCB, Diners, UnionPay, Maestro, Mir) is also required.
 * **PLAKA**: uppercase only (lowercase "34 abc 123" is not reported), province code written
@@ -175,13 +178,16 @@ _PHONE_CONTEXT_RE = re.compile(
 )
 
 _PHONE_RE = re.compile(
-    rf"(?=[+(02-589])(?<![0-9A-Za-z+])(?<!\d)(?<!\d[.,])"
+    rf"(?=[+(02-589])(?<![0-9A-Za-z+])(?<!\d)(?<!\d[.,])(?<!\d[-/_])"
     rf"(?P<prefix>(?:\+|00)90{_SEP}?(?:\(0\){_SEP}?)?|90{_SEP}?|0{_SEP}?)?"
     rf"(?:\({_SP}?0?(?P<area_p>[2-589][0-9]{{2}}){_SP}?\)|(?P<area>[2-589][0-9]{{2}}))"
     rf"{_SEP}?"
     rf"(?P<sub>[0-9]{{3}}{_SEP}?(?:[0-9]{{2}}{_SEP}?[0-9]{{2}}|[0-9]{{4}}))"
     + _RB
+    + r"(?![-/_][0-9])"  # not the head of a dashed order number: 436-7197216-1880401
 )
+# "53383701.63": one decimal mark before the last two digits is an amount, never a phone layout
+_DECIMAL_SHAPE_RE = re.compile(r"[0-9]+[.,][0-9]{1,2}")
 _CURRENCY_AFTER_RE = re.compile(
     r"\s*(?:TL\b|TRY\b|₺|\$|€|USD\b|EUR\b|lira|dolar|avro|euro|kuruş)", re.IGNORECASE
 )
@@ -288,6 +294,8 @@ def _check_phone(m: re.Match[str], text: str) -> Span | None:
         return None
     prefix = m.group("prefix") or ""
     matched = m.group()
+    if _DECIMAL_SHAPE_RE.fullmatch(matched):
+        return None
     strong = (
         "+" in prefix
         or prefix.startswith("00")

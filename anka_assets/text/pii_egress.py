@@ -24,10 +24,25 @@ way a person (or an adversary) can write an identifier must be caught. So this s
    plates in any spacing (spaces, dashes, none).
 
 False blocks are kept low by structure, not by ignoring digits: a valid date (``29.10.1923``,
-``2016-07-15``) is one unbreakable unit (a window takes it whole or not at all); a thousands-grouped
-amount followed by a currency or unit (``1.250.000 TL``, ``85.372.377 kişi``) or ending in
-``.000`` is not an identifier; a run that is a valid ISBN-13 (978/979) or, after the word ISBN, a
-valid ISBN-10 is skipped. Spans are returned in ORIGINAL text offsets.
+``2016-07-15``) is one unbreakable unit (a window takes it whole or not at all); a run that is a
+valid ISBN-13 (978/979) or, after the word ISBN, a valid ISBN-10 is skipped. For numbers written
+plainly (ASCII digits, no invisible character inside; an obfuscated number is always checked in
+full) also:
+
+* a closed thousands-grouped number (1-3 digits, then groups of three joined by one ``.``, ``,``,
+  space or ``'``) is one unbreakable unit; with a currency or unit around it (``1.250.000 TL``,
+  ``85.372.377 kişi``, ``$1,234,567``) or a decimal part in the other mark (``1.234.567,89``) it
+  is an amount and no identifier; otherwise it is a VKN or phone number only after a VKN / phone
+  keyword (``1.234.567.890`` alone is not, ``VKN 1.234.567.890`` is) and is still checked as a
+  T.C. Kimlik No, card or IBAN without one;
+* a decimal part (``53383701.63``) is never part of an identifier, and with a currency the number
+  is an amount;
+* an order / reference code, three or more groups joined by one dash, slash, underscore or dot with
+  two groups of 5-9 digits (``436-7197216-1880401``; the Amex/Diners layouts 4-6-5/4-6-4 excepted),
+  a year reference (``2024/123456``, ``PO2017-463021``) and a GİB e-invoice number
+  (``GIB2024000012345``) break the run.
+
+Spans are returned in ORIGINAL text offsets.
 """
 
 from __future__ import annotations
@@ -43,6 +58,15 @@ from stdnum import isbn as _isbn
 from stdnum import luhn as _luhn
 from stdnum.tr import tckimlik as _tckimlik
 from stdnum.tr import vkn as _vkn
+
+from anka_assets.text.pii import (
+    _PHONE_CONTEXT_CHARS,
+    _PHONE_CONTEXT_RE,
+    _PLATE_DIGITS,
+    _PLATE_STOP,
+    _VKN_CONTEXT_RE,
+    VKN_CONTEXT_CHARS,
+)
 
 __all__ = ["normalise", "digit_runs", "find_egress"]
 
@@ -139,7 +163,7 @@ _CURRENCY_AFTER_RE = re.compile(
     r"(?:,[0-9]+)?\s*(?:TL\b|TRY\b|YTL\b|₺|\$|€|£|USD\b|EUR\b|GBP\b|lira\b|liralık|dolar|avro\b|euro\b|kuruş)",
     re.IGNORECASE,
 )
-_CURRENCY_BEFORE_RE = re.compile(r"(?:₺|\$|€|£|TL|USD|EUR)\s*$", re.IGNORECASE)
+_CURRENCY_BEFORE_RE = re.compile(r"(?:₺|\$|€|£|TL|TRY|USD|EUR|GBP|CHF)\s*$", re.IGNORECASE)
 _ISBN_BEFORE_RE = re.compile(r"ISBN(?:-1[03])?\s*(?:no\.?|numarası)?\s*:?\s*$", re.IGNORECASE)
 
 
@@ -226,20 +250,150 @@ def digit_runs(norm: str) -> list[list[tuple[int, int]]]:
     return runs
 
 
-def _units(norm: str, run: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
-    """Split a run into units (dates stay whole) and sub-runs (amounts break the run)."""
-    out: list[list[tuple[int, int]]] = [[]]  # sub-runs of units; a unit is (start, end) over groups
+# A unit is (start, end, tag): "group" (one digit group), "date" (a valid date, whole) or "grouped"
+# (a thousands-grouped number, whole). A window of a run takes a unit whole or not at all.
+Unit = tuple[int, int, str]
+
+_THOUSANDS_SEPS = (".", ",", " ", "'")
+# thousands separator -> the decimal marks a grouped amount written with it can take ("1.234,56",
+# "1,234.56", "1 234,56", "1'234.56")
+_DECIMAL_MARKS = {".": ",", ",": ".", " ": ",", "'": ".,"}
+_CODE_SEPS = "-/_."
+
+
+def _gap(norm: str, run: list[tuple[int, int]], k: int) -> str:
+    """The separator between group ``k`` and group ``k + 1`` of ``run`` ('' past either end)."""
+    if k < 0 or k + 1 >= len(run):
+        return ""
+    return norm[run[k][1] : run[k + 1][0]]
+
+
+def _code_block_end(norm: str, run: list[tuple[int, int]], i: int) -> int | None:
+    """Last group of an order/reference code starting at group ``i``, or None.
+
+    A code is a maximal sequence of three or more groups joined by one and the same separator
+    character (``436-7197216-1880401``, ``306_12676_02093``, ``9212-009401-907020-806``) with two
+    groups of 5-9 digits, no group of ten or more and at most two groups of four or fewer digits.
+    No identifier is printed that way: phones, IBANs and cards are printed in groups of 2-4 digits
+    with at most one long (subscriber) group, an ID or VKN whole or in groups of 2-4; the Amex and
+    Diners layouts 4-6-5 and 4-6-4 are kept as cards.
+    """
+    sep = _gap(norm, run, i)
+    if len(sep) != 1 or sep not in _CODE_SEPS or _gap(norm, run, i - 1) == sep:
+        return None
+    j = i + 1
+    while _gap(norm, run, j) == sep:
+        j += 1
+    sizes = [e - s for s, e in run[i : j + 1]]
+    if (
+        len(sizes) < 3
+        or sum(5 <= k <= 9 for k in sizes) < 2
+        or max(sizes) >= 10
+        or sum(k <= 4 for k in sizes) > 2
+        or sizes[:3] in ([4, 6, 5], [4, 6, 4])
+    ):
+        return None
+    return j
+
+
+def _is_year_reference(norm: str, run: list[tuple[int, int]], i: int) -> bool:
+    """``2024/123456``, ``PO2017-463021``: a year, one dash or slash, a running number of 5-9 digits."""
+    if i + 1 >= len(run):
+        return False
+    sep = _gap(norm, run, i)
+    (s0, e0), (s1, e1) = run[i], run[i + 1]
+    return (
+        sep in ("-", "/")
+        and e0 - s0 == 4
+        and norm[s0 : s0 + 2] in ("19", "20")
+        and 5 <= e1 - s1 <= 9
+        and _gap(norm, run, i - 1) != sep
+        and _gap(norm, run, i + 1) != sep
+    )
+
+
+def _grouped_end(norm: str, run: list[tuple[int, int]], i: int) -> int | None:
+    """Last group of a closed thousands-grouped number starting at group ``i`` (``1.234.567.890``,
+    ``4 123 551 765``, ``3'992'688'972``), or None: 1-3 digits, then groups of exactly three joined
+    by one and the same separator, not preceded or continued by that separator."""
+    if not 1 <= run[i][1] - run[i][0] <= 3 or _gap(norm, run, i - 1) in _THOUSANDS_SEPS:
+        return None
+    sep = _gap(norm, run, i)
+    if sep not in _THOUSANDS_SEPS:
+        return None
+    j = i
+    while j + 1 < len(run) and _gap(norm, run, j) == sep and run[j + 1][1] - run[j + 1][0] == 3:
+        j += 1
+    if j == i or _gap(norm, run, j) == sep:
+        return None
+    return j
+
+
+def _decimal_end(norm: str, run: list[tuple[int, int]], j: int, marks: str) -> int | None:
+    """Group holding the decimal part right after group ``j`` (``,63`` / ``.5``), or None."""
+    k = j + 1
+    if k >= len(run) or _gap(norm, run, j) not in marks or not 1 <= run[k][1] - run[k][0] <= 2:
+        return None
+    if k + 1 < len(run) and _gap(norm, run, k) == _gap(norm, run, j):
+        return None
+    return k
+
+
+class _Plain:
+    """Whether a span of the normalised text was written plainly in the original: ASCII digits and
+    no removed (invisible) character inside. Only plainly written numbers can be read as an order
+    number, a reference, a grouped or a decimal amount; a number written with invisible characters
+    or other scripts' digits is always checked as before (it is how identifiers are hidden)."""
+
+    def __init__(self, text: str, norm: str, index: list[int]) -> None:
+        self.text, self.norm, self.index = text, norm, index
+        self.digits: list[int] = []  # prefix counts: other scripts' digits at a position ...
+        self.removed: list[int] = []  # ... and removed characters just before it (built on first use)
+
+    def __call__(self, start: int, end: int) -> bool:
+        if self.text == self.norm:
+            return True
+        if not self.digits:
+            text, index = self.text, self.index
+            d_acc, r_acc, digits, removed = 0, 0, [0], [0]
+            for k, c in enumerate(self.norm):
+                d_acc += c.isdigit() and not text[index[k]].isascii()
+                r_acc += k > 0 and index[k] > index[k - 1] + 1
+                digits.append(d_acc)
+                removed.append(r_acc)
+            self.digits, self.removed = digits, removed
+        return self.digits[end] == self.digits[start] and self.removed[end] == self.removed[start + 1]
+
+
+def _money_around(norm: str, start: int, end: int) -> bool:
+    return bool(_UNIT_AFTER_RE.match(norm, end) or _CURRENCY_BEFORE_RE.search(norm, max(0, start - 6), start))
+
+
+def _units(norm: str, run: list[tuple[int, int]], plain: _Plain) -> list[list[Unit]]:
+    """Split a run into sub-runs of units; amounts, order/reference codes and decimals break the run."""
     if _CURRENCY_AFTER_RE.match(norm, run[-1][1]):  # "5000000000 TL", "5000000000,50 TL": an amount
+        last = run[-1]
         run = run[:-1]
-        if run and norm[run[-1][1] : run[-1][1] + 1] == ",":
-            run = run[:-1]
-    i = 0
+        if run and (
+            norm[run[-1][1] : last[0]] == ","
+            or (norm[run[-1][1] : last[0]] == "." and last[1] - last[0] <= 2 and plain(run[-1][0], last[1]))
+        ):
+            run = run[:-1]  # the integer part of "5000000000,50 TL" / "5000000000.50 TL" too
     n = len(run)
+    if n == 2 and _decimal_end(norm, run, 0, ".,") == 1 and plain(run[0][0], run[1][1]):
+        # "53383701.63": a decimal part is never part of an identifier, and with a currency the
+        # whole number is an amount
+        if _money_around(norm, run[0][0], run[1][1]):
+            return []
+        run = run[:1]
+        n = 1
+    out: list[list[Unit]] = [[]]
+    i = 0
     while i < n:
         # a date: d.m.yyyy / d/m/yyyy / yyyy-mm-dd with one separator character used twice
         if i + 2 < n:
             g = [norm[s:e] for s, e in run[i : i + 3]]
-            gaps = [norm[run[i][1] : run[i + 1][0]], norm[run[i + 1][1] : run[i + 2][0]]]
+            gaps = [_gap(norm, run, i), _gap(norm, run, i + 1)]
             shape = [len(x) for x in g]
             if (
                 gaps[0] == gaps[1]
@@ -247,38 +401,85 @@ def _units(norm: str, run: list[tuple[int, int]]) -> list[list[tuple[int, int]]]
                 and (shape in ([2, 2, 4], [1, 2, 4], [2, 1, 4], [1, 1, 4]) or shape == [4, 2, 2])
                 and _valid_date(g)
             ):
-                out[-1].append((run[i][0], run[i + 2][1]))
+                out[-1].append((run[i][0], run[i + 2][1], "date"))
                 i += 3
                 continue
-        # a thousands-grouped amount: 1-3 digits then groups of exactly 3, same '.' or ' ' separator
-        j = i
-        joined_before = i > 0 and norm[run[i - 1][1] : run[i][0]] in (".", " ")
-        if 1 <= run[i][1] - run[i][0] <= 3 and not joined_before:
-            sep = None
-            while j + 1 < n and run[j + 1][1] - run[j + 1][0] == 3:
-                gap = norm[run[j][1] : run[j + 1][0]]
-                if gap not in (".", " ") or (sep is not None and gap != sep):
-                    break
-                sep = gap
-                j += 1
-        if j > i:
-            end = run[j][1]
-            start = run[i][0]
-            if (
-                norm[run[j][0] : end] == "000"
-                or _UNIT_AFTER_RE.match(norm, end)
-                or _CURRENCY_BEFORE_RE.search(norm, max(0, start - 6), start)
-            ) and (j + 1 == n or norm[run[j][1] : run[j + 1][0]] != norm[run[j - 1][1] : run[j][0]]):
-                out.append([])  # the amount itself is no identifier; it breaks the run
+        code_end = _code_block_end(norm, run, i)
+        if code_end is not None and plain(run[i][0], run[code_end][1]):
+            # an order / reference number: no identifier, it breaks the run
+            out.append([])
+            i = code_end + 1
+            continue
+        if _is_year_reference(norm, run, i) and plain(run[i][0], run[i + 1][1]):
+            out.append([])
+            i += 2
+            continue
+        j = _grouped_end(norm, run, i)
+        if j is not None:
+            start, end = run[i][0], run[j][1]
+            sep = _gap(norm, run, i)
+            amount = _money_around(norm, start, end)  # "1.250.000 TL", "85.372.377 kişi", "$1,234,567"
+            if plain(start, end):
+                k = _decimal_end(norm, run, j, _DECIMAL_MARKS[sep])
+                if k is not None and not plain(start, run[k][1]):
+                    k = None
+                if k is not None or amount:
+                    out.append([])  # an amount ("1.250.000", "1.234.567,89", "85.372.377 kişi"): no identifier
+                    i = (k if k is not None else j) + 1
+                    continue
+                out[-1].append((start, end, "grouped"))  # taken whole: "1.234.567.890" is one number
                 i = j + 1
                 continue
-        out[-1].append(run[i])
+            if amount and sep in (".", " "):
+                out.append([])
+                i = j + 1
+                continue
+        out[-1].append((run[i][0], run[i][1], "group"))
         i += 1
     return [units for units in out if units]
 
 
-def _digit_candidates(norm: str) -> Iterator[tuple[int, int, str]]:
-    for run in digit_runs(norm):
+# Invoice numbers of the GİB e-Fatura / e-Arşiv scheme: three characters, the year, a 9-digit
+# running number ("GIB2024000012345", "A012022702554254").
+_EINVOICE_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Z0-9]{2}(?:20[0-9]{2})[0-9]{9}(?![A-Za-z0-9])")
+
+
+def _without_einvoices(
+    norm: str, runs: list[list[tuple[int, int]]], plain: _Plain
+) -> list[list[tuple[int, int]]]:
+    """The runs, split where a group lies inside a plainly written e-invoice number (that group dropped)."""
+    spans = [m.span() for m in _EINVOICE_RE.finditer(norm) if plain(*m.span())] if "20" in norm else []
+    if not spans:
+        return runs
+    out: list[list[tuple[int, int]]] = []
+    for run in runs:
+        part: list[tuple[int, int]] = []
+        for g in run:
+            if any(s <= g[0] and g[1] <= e for s, e in spans):
+                if part:
+                    out.append(part)
+                part = []
+            else:
+                part.append(g)
+        if part:
+            out.append(part)
+    return out
+
+
+def _grouped_kind_allowed(norm: str, start: int, kind: str) -> bool:
+    """A thousands-grouped number (``1.234.567.890``, ``908 504 902 229``) is no VKN or phone number
+    unless a VKN or phone keyword precedes it: neither is printed in thousands groups (they would
+    split a phone's area code 1|2 or its country code), an amount or a count is. A T.C. Kimlik No,
+    card or IBAN in thousands groups is still checked without a keyword."""
+    if kind == "VKN":
+        return bool(_VKN_CONTEXT_RE.search(norm, max(0, start - VKN_CONTEXT_CHARS), start))
+    if kind == "TELEFON":
+        return bool(_PHONE_CONTEXT_RE.search(norm, max(0, start - _PHONE_CONTEXT_CHARS), start))
+    return True
+
+
+def _digit_candidates(norm: str, plain: _Plain) -> Iterator[tuple[int, int, str]]:
+    for run in _without_einvoices(norm, digit_runs(norm), plain):
         whole = "".join(norm[s:e] for s, e in run)
         if len(run) == 1 and len(whole) < 10:
             continue
@@ -287,9 +488,9 @@ def _digit_candidates(norm: str) -> Iterator[tuple[int, int, str]]:
         if len(whole) == 10 and _ISBN_BEFORE_RE.search(norm, max(0, run[0][0] - 24), run[0][0]):
             if _isbn.is_valid(whole):
                 continue
-        for units in _units(norm, run):
-            digits = ["".join(ch for ch in norm[s:e] if ch.isdigit()) for s, e in units]
-            dates = [not norm[s:e].isdigit() for s, e in units]  # multi-group units are dates
+        for units in _units(norm, run, plain):
+            digits = ["".join(ch for ch in norm[s:e] if ch.isdigit()) for s, e, _ in units]
+            dates = [tag == "date" for _, _, tag in units]
             for i in range(len(units)):
                 window = ""
                 for j in range(i, len(units)):
@@ -298,6 +499,9 @@ def _digit_candidates(norm: str) -> Iterator[tuple[int, int, str]]:
                         break
                     if len(window) >= 10 and not all(dates[i : j + 1]):  # a date range is no identifier
                         for kind in _kinds_of_window(window):
+                            if i == j and units[i][2] == "grouped":
+                                if not _grouped_kind_allowed(norm, units[i][0], kind):
+                                    continue
                             yield units[i][0], units[j][1], kind
                 # inside one long contiguous group: every window, for the two costliest kinds
                 d = digits[i]
@@ -362,8 +566,6 @@ def _email_candidates(norm: str) -> Iterator[tuple[int, int, str]]:
 
 
 def _plate_candidates(norm: str) -> Iterator[tuple[int, int, str]]:
-    from anka_assets.text.pii import _PLATE_DIGITS, _PLATE_STOP
-
     for m in _PLATE_RE.finditer(norm):
         letters = re.sub("[^A-Z]", "", m.group("harf"))
         digits = re.sub("[^0-9]", "", m.group("no"))
@@ -380,7 +582,7 @@ def find_egress(text: str) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
     has_digit = any("0" <= c <= "9" for c in norm)
     if has_digit:
-        found += _digit_candidates(norm)
+        found += _digit_candidates(norm, _Plain(text, norm, index))
         for m in _IBAN_RE.finditer(norm):
             if _iban.is_valid("TR" + re.sub("[^0-9]", "", m.group(1))):
                 found.append((m.start(), m.end(), "IBAN"))

@@ -1,7 +1,8 @@
 """Seeded generators of valid Turkish identifiers, their obfuscations, and ordinary Turkish text.
 
 Used by ``bench/pii.py`` (recall per kind and mode, false-block rate) and by the tests (no
-generated identifier may pass the KVKK guard to a commercial endpoint). Everything is driven by a
+generated identifier may pass the KVKK guard to a commercial endpoint; no generated order /
+reference number, grouped thousands or decimal amount of ``NUMBER_SHAPES`` may be blocked). Everything is driven by a
 ``random.Random`` so a seed reproduces a case exactly. Every identifier is valid by its own rule
 (checksum, Luhn, ``phonenumbers``, plate format), so a miss is a real miss.
 """
@@ -21,8 +22,11 @@ from stdnum.tr import vkn as _vkn
 
 __all__ = [
     "CARD_BRANDS",
+    "NUMBER_SHAPES",
     "OBFUSCATIONS",
     "PiiCase",
+    "number_shape_sentence",
+    "number_shape_sentences",
     "obfuscations_for",
     "ordinary_sentences",
     "pii_case",
@@ -406,3 +410,152 @@ def ordinary_sentences(seed: int, n: int) -> list[str]:
     """``n`` ordinary Turkish sentences dense with numbers that are not personal data."""
     rng = random.Random(seed)
     return [rng.choice(_ORDINARY)(rng) for _ in range(n)]
+
+
+# --------------------------------------------------------------------------------------------
+# Order / reference numbers, grouped thousands and decimal amounts: NOT personal data
+# --------------------------------------------------------------------------------------------
+
+#: group layouts of dashed/slashed order numbers (Amazon's 3-7-7 and its relatives); every layout
+#: has two groups of 5-9 digits, which no phone, ID, IBAN or card print layout has
+ORDER_LAYOUTS: tuple[tuple[int, ...], ...] = (
+    (3, 7, 7), (2, 7, 7), (4, 7, 7), (3, 6, 7), (3, 7, 6), (2, 6, 6), (3, 5, 5), (4, 8, 8), (3, 8, 6),
+    (2, 5, 9), (3, 7, 7, 2), (4, 6, 6, 3),
+)  # fmt: skip
+_AMAZON_PREFIXES = ("111", "112", "113", "114", "171", "202", "203", "204", "205", "206", "249", "302",
+                    "303", "304", "305", "306", "401", "402", "403", "404", "405", "406", "407", "408",
+                    "026", "028")  # fmt: skip
+_REF_PREFIXES = ("REF", "INV", "FTR", "SP", "SPR", "ORD", "TRX", "DKT", "BSV", "TKP", "PO", "ST")
+_EINVOICE_PREFIXES = ("GIB", "ABC", "EAR", "FTR", "TRY", "A01", "E2A", "MRK", "SAT", "IRS")
+_CURRENCIES_AFTER = (" TL", " TL", "TL", " ₺", "₺", " USD", " EUR", " lira", " TRY", " $", " €", " dolar")
+_CURRENCIES_BEFORE = ("₺", "$", "€", "USD ", "EUR ", "TL ", "₺ ", "£")
+#: thousands separators: dot (tr), comma (en), (no-break / narrow no-break) space, apostrophe (ch)
+THOUSANDS_SEPARATORS = (".", ",", " ", "\u00a0", "\u202f", "'", "\u2009")
+
+
+def _seq(rng: random.Random, width: int) -> str:
+    """A running number of ``width`` digits: zero-padded small counters or random digits."""
+    if rng.random() < 0.5:
+        return f"{rng.randint(1, 10 ** min(width, 6) - 1):0{width}d}"
+    return _digits(rng, width)
+
+
+def _magnitude(rng: random.Random, lo_digits: int = 4, hi_digits: int = 12) -> int:
+    n = rng.randint(lo_digits, hi_digits)
+    return rng.randint(10 ** (n - 1), 10**n - 1)
+
+
+def _grouped(n: int, sep: str) -> str:
+    return f"{n:,}".replace(",", sep)
+
+
+def _amazon_order(rng: random.Random) -> str:
+    return f"{rng.choice(_AMAZON_PREFIXES)}-{_digits(rng, 7)}-{_digits(rng, 7)}"
+
+
+def _dashed_order(rng: random.Random) -> str:
+    sep = rng.choice(("-", "-", "/", "–", "_"))
+    return sep.join(_digits(rng, n) for n in rng.choice(ORDER_LAYOUTS))
+
+
+def _prefixed_reference(rng: random.Random) -> str:
+    p = rng.choice(_REF_PREFIXES)
+    year = rng.randint(2015, 2030)
+    return rng.choice(
+        (
+            f"{p}-{year}-{_seq(rng, rng.choice((5, 6, 7, 8, 9)))}",
+            f"{p}/{year}/{_seq(rng, rng.choice((5, 6, 7)))}",
+            f"{p}{year}-{_seq(rng, rng.choice((6, 7, 8)))}",
+            f"{p}-{_digits(rng, 3)}-{_seq(rng, 7)}-{_seq(rng, 7)}",
+            f"{year}-{p}-{_seq(rng, rng.choice((6, 8)))}",
+        )
+    )
+
+
+def _einvoice_number(rng: random.Random) -> str:
+    """GİB e-Fatura / e-Arşiv numbering: 3 characters, the year, a 9-digit running number."""
+    return f"{rng.choice(_EINVOICE_PREFIXES)}{rng.randint(2015, 2030)}{_seq(rng, 9)}"
+
+
+def _year_reference(rng: random.Random) -> str:
+    return f"{rng.randint(2000, 2030)}{rng.choice(('/', '-'))}{_seq(rng, rng.choice((5, 6)))}"
+
+
+def _thousands_amount(rng: random.Random) -> str:
+    value = _grouped(_magnitude(rng, 4, 13), rng.choice(THOUSANDS_SEPARATORS))
+    form = rng.random()
+    if form < 0.35:
+        return value + rng.choice(_CURRENCIES_AFTER)
+    if form < 0.5:
+        return rng.choice(_CURRENCIES_BEFORE) + value
+    return value  # a bare grouped number: a count, a population, a reference printed in groups
+
+
+def _decimal_amount(rng: random.Random) -> str:
+    n = _magnitude(rng, 3, 11)
+    frac = f"{rng.randint(0, 99):02d}" if rng.random() < 0.85 else str(rng.randint(0, 9))
+    style = rng.random()
+    if style < 0.4:  # contiguous integer part: 53383701.63 / 53383701,63
+        value = f"{n}{rng.choice('.,')}{frac}"
+    else:  # grouped integer part with the other separator for the decimals
+        thousands, decimal = rng.choice(((".", ","), (",", "."), ("'", "."), ("\u202f", ","), (" ", ",")))
+        value = f"{_grouped(n, thousands)}{decimal}{frac}"
+    if rng.random() < 0.7:
+        return value + rng.choice(_CURRENCIES_AFTER)
+    return rng.choice(_CURRENCIES_BEFORE) + value
+
+
+#: shape -> generator of one number that is not personal data
+NUMBER_SHAPES: dict[str, Callable[[random.Random], str]] = {
+    "amazon_order": _amazon_order,
+    "dashed_order": _dashed_order,
+    "prefixed_reference": _prefixed_reference,
+    "einvoice_number": _einvoice_number,
+    "year_reference": _year_reference,
+    "thousands": _thousands_amount,
+    "decimal_amount": _decimal_amount,
+}
+
+_NUMBER_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "order": (
+        "Sipariş numaranız {x} olarak kaydedildi.",
+        "Sipariş No: {x}",
+        "#{x} numaralı siparişim hâlâ kargoya verilmedi, ne yapmalıyım?",
+        "İade talebimi {x} siparişi için açtım.",
+        "Kargo takip: {x} (Aras Kargo)",
+        "{x}",
+    ),
+    "reference": (
+        "Fatura No: {x} olan belgenin KDV tutarı hatalı.",
+        "Ödeme referansı {x} ile dekontta görünüyor.",
+        "Başvuru numaranız: {x}. Lütfen saklayınız.",
+        "Dekont açıklaması \"{x}\" olan havale iade edildi.",
+        "{x} numaralı e-Arşiv faturayı iptal edebilir miyim?",
+        "{x}",
+    ),
+    "amount": (
+        "Toplam tutar {x} olarak hesaplandı.",
+        "Hesabıma {x} yatırıldı ama bakiye güncellenmedi.",
+        "Şirketin cirosu {x} seviyesine çıktı.",
+        "Fatura bedeli: {x}",
+        "Bu yıl {x} ziyaretçi müzeyi gezdi.",
+        "Referans {x} ile ödendi.",
+        "{x}",
+    ),
+}
+_SHAPE_TEMPLATE = {"amazon_order": "order", "dashed_order": "order", "prefixed_reference": "reference",
+                   "einvoice_number": "reference", "year_reference": "reference", "thousands": "amount",
+                   "decimal_amount": "amount"}  # fmt: skip
+
+
+def number_shape_sentence(rng: random.Random, shape: str) -> str:
+    """One Turkish sentence around one generated number of ``shape`` (see ``NUMBER_SHAPES``)."""
+    return rng.choice(_NUMBER_TEMPLATES[_SHAPE_TEMPLATE[shape]]).format(x=NUMBER_SHAPES[shape](rng))
+
+
+def number_shape_sentences(seed: int, per_shape: int) -> Iterator[tuple[str, str]]:
+    """``per_shape`` (shape, sentence) pairs for every shape in ``NUMBER_SHAPES``, reproducible from ``seed``."""
+    rng = random.Random(seed)
+    for shape in NUMBER_SHAPES:
+        for _ in range(per_shape):
+            yield shape, number_shape_sentence(rng, shape)
