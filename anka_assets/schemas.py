@@ -17,6 +17,9 @@ class SeedTasksSchema(pa.DataFrameModel):
 
     seed_id: str = pa.Field(str_matches=r"^tsk_[0-9a-f]{16}$", unique=True)
     domain: str = pa.Field(str_matches=r"^[a-z0-9_]+$")
+    #: what prompts call the domain: the seed file's `label` (default: the key, capitalised); every later
+    #: stage reads it from here, never from the file
+    domain_label: str = pa.Field(str_length={"min_value": 1})
     instruction: str = pa.Field(str_length={"min_value": 10, "max_value": 2000})
     sensitivity: str = pa.Field(isin=list(SENSITIVITIES))
     sensitivity_defaulted: bool
@@ -44,6 +47,7 @@ class CotRowSchema(pa.DataFrameModel):
     row_id: str = pa.Field(unique=True)
     seed_id: str = pa.Field(str_matches=r"^tsk_[0-9a-f]{16}$")
     domain: str = pa.Field(str_matches=r"^[a-z0-9_]+$")
+    domain_label: str = pa.Field(str_length={"min_value": 1})  #: from `seed_tasks`, for the judge's prompt
     sample_index: int = pa.Field(ge=0)
     instruction: str
     sensitivity: str = pa.Field(isin=list(SENSITIVITIES))
@@ -198,6 +202,7 @@ class SftExportSchema(pa.DataFrameModel):
     release_dir: str
     split: str = pa.Field(isin=["train", "validation", "eval"])
     domain: str
+    domain_label: str  #: from `judged_cot` (hence the seed file), for `student_eval`'s judge prompt
     seed_id: str
     content_hash: str
     user: str

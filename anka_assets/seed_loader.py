@@ -11,9 +11,11 @@ A seed file is UTF-8 YAML:
         tags: [borclar_hukuku, aciklama]   # optional list of strings
         source: "6098 sayılı TBK m. 117"   # optional string
 
-Every problem is reported with the file, the line, the item index and the field. All problems of a
+Every problem is reported as an editor shows a place, ``hukuk.yaml:5:18: ...`` (line and column from 1),
+with the task number as the file shows it (task 1 is the first) and the field. All problems of a
 file are collected and raised together as one :class:`SeedFileError`, so a curator fixes a file in
-one pass. Pure: no Dagster, no DuckDB.
+one pass. The file is read here only: every later stage reads the stored `curated_seeds` table (the
+domain's label included, as its `domain_label` column). Pure: no Dagster, no DuckDB.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterable
 
 import yaml
 
@@ -53,7 +54,17 @@ DOMAIN_PATTERN = re.compile(r"^[a-z0-9_]+$")
 
 
 class SeedFileError(InputFileError):
+    """Problems of one seed file. ``problems`` are ``"line:column: text"``; the message has one line per problem, each starting with the file and its place (``path:5:18: ...``),
+    so the first line alone already says where to look."""
+
     kind = "seed file"
+
+    def __init__(self, path: Path | str, problems: list[str]):
+        super().__init__(path, problems)
+        self.args = ("\n".join(f"{self.path}:{p}" for p in problems),)
+
+    def __str__(self) -> str:
+        return self.args[0]
 
 
 @dataclass(frozen=True)
@@ -137,26 +148,34 @@ def list_seed_files(seeds_dir: Path) -> list[Path]:
 
 
 class _Node:
-    """A YAML value with the line (1-based) where it starts."""
+    """A YAML value with the place (1-based line and column) where it starts."""
 
-    __slots__ = ("value", "line")
+    __slots__ = ("value", "line", "column", "key_at")
 
-    def __init__(self, value: Any, line: int):
+    def __init__(self, value: Any, line: int, column: int = 1, key_at: str | None = None):
         self.value = value
         self.line = line
+        self.column = column
+        self.key_at = key_at or self.at  #: where the key of a mapping value is (a misspelt field's place)
+
+    @property
+    def at(self) -> str:
+        return f"{self.line}:{self.column}"
 
 
 def _wrap(node: yaml.Node) -> _Node:
-    line = node.start_mark.line + 1
+    line, column = node.start_mark.line + 1, node.start_mark.column + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[str, _Node] = {}
         for key_node, value_node in node.value:
             key = _scalar(key_node)
-            out[str(key)] = _wrap(value_node)
-        return _Node(out, line)
+            value = _wrap(value_node)
+            value.key_at = _place(key_node.start_mark)
+            out[str(key)] = value
+        return _Node(out, line, column)
     if isinstance(node, yaml.SequenceNode):
-        return _Node([_wrap(v) for v in node.value], line)
-    return _Node(_scalar(node), line)
+        return _Node([_wrap(v) for v in node.value], line, column)
+    return _Node(_scalar(node), line, column)
 
 
 def _scalar(node: yaml.Node) -> Any:
@@ -170,24 +189,72 @@ def _type_name(value: Any) -> str:
             float: "a number", type(None): "nothing (null)"}.get(type(value), type(value).__name__)
 
 
+def _place(mark: yaml.Mark) -> str:
+    """A PyYAML mark (0-based) as an editor shows it: ``line:column`` from 1."""
+    return f"{mark.line + 1}:{mark.column + 1}"
+
+
+def _unclosed_quote(text: str, problem: yaml.Mark) -> yaml.Token | None:
+    """The quoted value that most likely lacks its closing quote: one that runs over several lines and
+    ends on the line where the parser gave up (its "closing" quote is really the next value's opening
+    one). None when there is no such value."""
+    suspect = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.index >= problem.index:
+                break
+            if (isinstance(token, yaml.ScalarToken) and token.style in ('"', "'")
+                    and token.start_mark.line < token.end_mark.line == problem.line):
+                suspect = token
+    except yaml.YAMLError:
+        pass  # the tokens before the error are all we need
+    return suspect
+
+
+def yaml_problem(text: str, exc: yaml.YAMLError) -> str:
+    """A YAML syntax error as ``"line:column: YAML syntax error: ..."``, at the place to fix.
+
+    PyYAML's ``problem_mark`` is where it gave up, which is often lines after the mistake: an unclosed
+    quote is noticed at the end of the file, or at the next quote. There the place to fix is where the
+    scanned construct began (the ``context_mark`` of a scanner error) or the quote that opened the value
+    which swallowed the following lines; the place PyYAML gave up is named after it."""
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    problem = (getattr(exc, "problem", None) or str(exc)).strip()
+    context = (getattr(exc, "context", None) or "").strip()
+    if problem_mark is None:
+        return f"1:1: YAML syntax error: {problem}"
+    if isinstance(exc, yaml.scanner.ScannerError) and context_mark is not None \
+            and _place(context_mark) != _place(problem_mark):
+        hint = " (a quote is not closed)" if "quoted scalar" in context else ""
+        return (f"{_place(context_mark)}: YAML syntax error{hint}: {context} starting here, "
+                f"{problem} at {_place(problem_mark)}")
+    quote = _unclosed_quote(text, problem_mark)
+    if quote is not None:
+        closing = f"{quote.end_mark.line + 1}:{quote.end_mark.column}"  # the end mark is past the quote
+        return (f"{_place(quote.start_mark)}: YAML syntax error (a quote is not closed on its line): the {quote.style} "
+                f"opened here is closed only by the one at {closing}, and then {problem} at {_place(problem_mark)}")
+    where = f" ({context} at {_place(context_mark)})" if context and context_mark is not None else ""
+    return f"{_place(problem_mark)}: YAML syntax error: {problem}{where}"
+
+
 def _compose(path: Path) -> _Node:
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
         line = raw[: exc.start].count(b"\n") + 1
+        column = len(raw[line_start: exc.start].decode("utf-8", errors="replace")) + 1
         raise SeedFileError(
-            path, [f"line {line}: the file is not valid UTF-8 (byte {raw[exc.start]:#04x}); save it as UTF-8"]
+            path, [f"{line}:{column}: the file is not valid UTF-8 (byte {raw[exc.start]:#04x}); save it as UTF-8"]
         ) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SeedFileError(path, [f"{where}: YAML syntax error: {problem}"]) from None
+        raise SeedFileError(path, [yaml_problem(text, exc)]) from None
     if node is None:
-        raise SeedFileError(path, ["line 1: the file is empty; expected a mapping with a 'tasks' list"])
+        raise SeedFileError(path, ["1:1: the file is empty; expected a mapping with a 'tasks' list"])
     return _wrap(node)
 
 
@@ -197,23 +264,25 @@ def _compose(path: Path) -> _Node:
 def _text_field(
     raw: _Node, where: str, name: str, problems: list[str], *, max_chars: int
 ) -> tuple[str | None, bool]:
-    """Validate and normalise one text field. Returns (text or None on error, repaired?)."""
+    """Validate and normalise one text field. ``where``: the problem's prefix up to the field's name
+    (``"4:11: task 1, "``). Returns (text or None on error, repaired?)."""
     if not isinstance(raw.value, str):
-        problems.append(f"{where}, field '{name}': expected a string, got {_type_name(raw.value)}")
+        problems.append(f"{where}field '{name}': expected a string, got {_type_name(raw.value)}")
         return None, False
     try:
         text, repaired = normalize_text(raw.value)
     except MojibakeError as exc:
-        problems.append(f"{where}, field '{name}': {exc}")
+        problems.append(f"{where}field '{name}': {exc}")
         return None, False
     if len(text) > max_chars:
-        problems.append(f"{where}, field '{name}': too long ({len(text)} characters, at most {max_chars})")
+        problems.append(f"{where}field '{name}': too long ({len(text)} characters, at most {max_chars})")
         return None, False
     return text, repaired
 
 
-def _parse_task(item: _Node, index: int, domain: str, path: Path, problems: list[str]) -> SeedTask | None:
-    where = f"line {item.line}, task #{index}"
+def _parse_task(item: _Node, number: int, domain: str, path: Path, problems: list[str]) -> SeedTask | None:
+    """One task; ``number`` counts from 1, as the file shows the tasks."""
+    where = f"{item.at}: task {number}"
     if not isinstance(item.value, dict):
         problems.append(f"{where}: expected a mapping with an 'instruction', got {_type_name(item.value)}")
         return None
@@ -223,7 +292,7 @@ def _parse_task(item: _Node, index: int, domain: str, path: Path, problems: list
     for name in fields:
         if name not in TASK_FIELDS:
             problems.append(
-                f"line {fields[name].line}, task #{index}, field '{name}': unknown field "
+                f"{fields[name].key_at}: task {number}, field '{name}': unknown field "
                 f"(allowed: {', '.join(TASK_FIELDS)})"
             )
 
@@ -233,14 +302,14 @@ def _parse_task(item: _Node, index: int, domain: str, path: Path, problems: list
     elif not isinstance(fields["instruction"].value, str):
         raw = fields["instruction"]
         problems.append(
-            f"line {raw.line}, task #{index}, field 'instruction': expected a string, got {_type_name(raw.value)}"
+            f"{raw.at}: task {number}, field 'instruction': expected a string, got {_type_name(raw.value)}"
         )
     else:
         raw = fields["instruction"]
         try:
             instruction, repaired = validate_instruction(raw.value)
         except ValueError as exc:
-            problems.append(f"line {raw.line}, task #{index}, field 'instruction': {exc}")
+            problems.append(f"{raw.at}: task {number}, field 'instruction': {exc}")
 
     sensitivity, defaulted = DEFAULT_SENSITIVITY, True
     if "sensitivity" in fields and fields["sensitivity"].value is not None:
@@ -248,12 +317,12 @@ def _parse_task(item: _Node, index: int, domain: str, path: Path, problems: list
         defaulted = False
         if not isinstance(raw.value, str):
             problems.append(
-                f"line {raw.line}, task #{index}, field 'sensitivity': expected one of "
+                f"{raw.at}: task {number}, field 'sensitivity': expected one of "
                 f"{', '.join(SENSITIVITIES)}, got {_type_name(raw.value)}"
             )
         elif label_key(raw.value) not in SENSITIVITIES:
             problems.append(
-                f"line {raw.line}, task #{index}, field 'sensitivity': unknown value {raw.value!r} "
+                f"{raw.at}: task {number}, field 'sensitivity': unknown value {raw.value!r} "
                 f"(allowed: {', '.join(SENSITIVITIES)}; leave it out to mean confidential)"
             )
         else:
@@ -264,12 +333,12 @@ def _parse_task(item: _Node, index: int, domain: str, path: Path, problems: list
         raw = fields["tags"]
         if not isinstance(raw.value, list):
             problems.append(
-                f"line {raw.line}, task #{index}, field 'tags': expected a list of strings, got {_type_name(raw.value)}"
+                f"{raw.at}: task {number}, field 'tags': expected a list of strings, got {_type_name(raw.value)}"
             )
         else:
             for tag_index, tag in enumerate(raw.value):
                 text, _ = _text_field(
-                    tag, f"line {tag.line}, task #{index}", f"tags[{tag_index}]", problems, max_chars=MAX_TAG_CHARS
+                    tag, f"{tag.at}: task {number}, ", f"tags[{tag_index}]", problems, max_chars=MAX_TAG_CHARS
                 )
                 if text:
                     tags.append(text)
@@ -279,7 +348,7 @@ def _parse_task(item: _Node, index: int, domain: str, path: Path, problems: list
         raw = fields["source"]
         value = raw.value if not isinstance(raw.value, (int, float)) or isinstance(raw.value, bool) else str(raw.value)
         source, _ = _text_field(
-            _Node(value, raw.line), f"line {raw.line}, task #{index}", "source", problems, max_chars=MAX_SOURCE_CHARS
+            _Node(value, raw.line, raw.column), f"{raw.at}: task {number}, ", "source", problems, max_chars=MAX_SOURCE_CHARS
         )
         source = source or None
 
@@ -328,28 +397,9 @@ MAX_LABEL_CHARS = 80
 
 def default_domain_label(domain: str) -> str:
     """The label of a domain whose seed file names none: the key, capitalised (``kamu_yonetimi`` ->
-    ``Kamu yonetimi``). Seed files should say ``label:`` for proper Turkish letters."""
+    ``Kamu yonetimi``). Seed files should say ``label:`` for proper Turkish letters. `curated_seeds`
+    stores the label (the file's or this one) in its `domain_label` column for every later stage."""
     return domain.replace("_", " ").capitalize()
-
-
-def domain_labels(seeds_dir: Path | str, domains: Iterable[str] = ()) -> dict[str, str]:
-    """Domain -> the label shown to models, from each seed file's ``label`` (its key when it has none),
-    for every seed file and every one of ``domains`` (a domain without a file gets its default).
-
-    Reads only the top-level ``label`` of each file: the full validation is `curated_seeds`' job."""
-    labels = {}
-    for path in list_seed_files(Path(seeds_dir)):
-        try:
-            top = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            top = None
-        label = top.get("label") if isinstance(top, dict) else None
-        try:
-            label = normalize_text(label)[0] if isinstance(label, str) else None
-        except MojibakeError:
-            label = None
-        labels[path.stem] = label or default_domain_label(path.stem)
-    return {**{d: default_domain_label(d) for d in domains}, **labels}
 
 
 def load_seed_file(path: Path | str) -> SeedFileResult:
@@ -360,38 +410,38 @@ def load_seed_file(path: Path | str) -> SeedFileResult:
         raise SeedFileError(path, [f"file name {path.name!r} is not a valid domain name (a-z, 0-9, '_')"])
     root = _compose(path)
     if not isinstance(root.value, dict):
-        raise SeedFileError(path, [f"line {root.line}: expected a mapping with a 'tasks' list, got {_type_name(root.value)}"])
+        raise SeedFileError(path, [f"{root.at}: expected a mapping with a 'tasks' list, got {_type_name(root.value)}"])
     top: dict[str, _Node] = root.value
     problems: list[str] = []
 
     for name, node in top.items():
         if name not in TOP_LEVEL_FIELDS:
-            problems.append(f"line {node.line}, field '{name}': unknown top-level field "
+            problems.append(f"{node.key_at}: field '{name}': unknown top-level field "
                             f"(allowed: {', '.join(TOP_LEVEL_FIELDS)})")
     if "domain" in top and top["domain"].value != domain:
         problems.append(
-            f"line {top['domain'].line}, field 'domain': {top['domain'].value!r} does not match the file name "
+            f"{top['domain'].at}: field 'domain': {top['domain'].value!r} does not match the file name "
             f"{path.name!r} (the file name is the partition key)"
         )
     description = None
     if "description" in top and top["description"].value is not None:
-        description, _ = _text_field(top["description"], f"line {top['description'].line}", "description",
+        description, _ = _text_field(top["description"], f"{top['description'].at}: ", "description",
                                      problems, max_chars=MAX_SOURCE_CHARS)
     label = None
     if "label" in top and top["label"].value is not None:
-        label, _ = _text_field(top["label"], f"line {top['label'].line}", "label", problems, max_chars=MAX_LABEL_CHARS)
+        label, _ = _text_field(top["label"], f"{top['label'].at}: ", "label", problems, max_chars=MAX_LABEL_CHARS)
 
     if "tasks" not in top:
-        problems.append(f"line {root.line}, field 'tasks': missing; expected a list of tasks")
+        problems.append(f"{root.at}: field 'tasks': missing; expected a list of tasks")
         raise SeedFileError(path, problems)
     items = top["tasks"]
     if not isinstance(items.value, list):
-        problems.append(f"line {items.line}, field 'tasks': expected a list of tasks, got {_type_name(items.value)}")
+        problems.append(f"{items.at}: field 'tasks': expected a list of tasks, got {_type_name(items.value)}")
         raise SeedFileError(path, problems)
     if not items.value:
-        problems.append(f"line {items.line}, field 'tasks': the list is empty")
+        problems.append(f"{items.at}: field 'tasks': the list is empty")
 
-    parsed = [_parse_task(item, i, domain, path, problems) for i, item in enumerate(items.value)]
+    parsed = [_parse_task(item, n, domain, path, problems) for n, item in enumerate(items.value, start=1)]
     if problems:
         raise SeedFileError(path, problems)
 

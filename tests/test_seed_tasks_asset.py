@@ -44,6 +44,7 @@ def test_materialize_partition_and_read_back(refinery):
     assert df["tags"].to_list()[0] == ["borclar_hukuku", "aciklama"]
     assert df["seed_id"].str.starts_with("tsk_").all()
     assert df["origin"].unique().to_list() == ["curated"]
+    assert df["domain_label"].unique().to_list() == ["Hukuk"]  # the file names no label: the key's default
 
     mat = result.asset_materializations_for_node("seed_tasks")[0]
     assert mat.metadata["curated"].value == 3 and mat.metadata["expanded"].value == 0
@@ -89,7 +90,8 @@ def test_bad_file_fails_its_partition_only_and_loses_nothing(refinery):
     result = run(refinery, "hukuk", raise_on_error=False)
     assert not result.success
     message = failure_text(result)
-    assert "hukuk.yaml" in message and "field 'sensitivity'" in message and "line 3" in message
+    # The failure starts with the place to fix, as an editor shows it (line 3, column 18; task 1).
+    assert f"Failure: {Path(refinery.seeds_dir) / 'hukuk.yaml'}:3:18: task 1, field 'sensitivity'" in message
 
     assert read_table(refinery, "seed_tasks").sort("seed_id").equals(before)  # nothing lost
     assert run(refinery, "tarih").success  # the other partition still materializes

@@ -1,8 +1,10 @@
 """`curated_seeds`: the hand-written tasks of one domain, straight from `data/seeds/<domain>.yaml`.
 
-A pure load: no model, no other table. Everything downstream (`expanded_tasks`, `seed_tasks`) reads this
-table instead of parsing the file again, so the seed file is one visible input in the lineage graph and a
-bad file fails here, in its own partition, before any teacher is asked anything.
+A pure load: no model, no other table. Everything downstream (`expanded_tasks`, `seed_tasks`, and through
+them every stage, the toy tokenizer included) reads this table instead of parsing the file again: the task
+texts and the domain's label (`domain_label`, the file's `label`) travel as columns. So the seed file is one
+visible input in the lineage graph, and a bad file fails here, in its own partition, before any teacher is
+asked anything; the other domains and the cross-domain stages are built from what is stored.
 """
 
 from collections import Counter
@@ -26,17 +28,20 @@ from anka_assets.jobs import SEED_FILE_SHA, seed_file_version
 from anka_assets.metadata import add_domain_metadata, md_counts, md_preview
 from anka_assets.resources import RefineryPaths
 from anka_assets.schemas import SEED_TASKS_DTYPES, SeedTasksType
-from anka_assets.seed_loader import SENSITIVITIES, SeedFileResult, SeedTask, load_seed_file
+from anka_assets.seed_loader import SENSITIVITIES, SeedFileResult, SeedTask, default_domain_label, load_seed_file
 
 
 
-def tasks_frame(tasks: list[SeedTask], origin: str = "curated", parents: list[list[str]] | None = None) -> pl.DataFrame:
-    """Seed tasks as a table with the `seed_tasks` columns, in schema order."""
+def tasks_frame(tasks: list[SeedTask], origin: str = "curated", parents: list[list[str]] | None = None,
+                label: str | None = None) -> pl.DataFrame:
+    """Seed tasks as a table with the `seed_tasks` columns, in schema order. ``label``: the domain's
+    label (the seed file's); None: the domain's default."""
     parents = parents or [[] for _ in tasks]
     return pl.DataFrame(
         {
             "seed_id": [t.seed_id for t in tasks],
             "domain": [t.domain for t in tasks],
+            "domain_label": [label or default_domain_label(t.domain) for t in tasks],
             "instruction": [t.instruction for t in tasks],
             "sensitivity": [t.sensitivity for t in tasks],
             "sensitivity_defaulted": [t.sensitivity_defaulted for t in tasks],
@@ -65,6 +70,22 @@ def tasks_from_frame(df: pl.DataFrame) -> list[SeedTask]:
         )
         for r in df.sort("source_line").iter_rows(named=True)
     ]
+
+
+def with_domain_label(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with a `domain_label` on every row: the stored one, or the domain's default where a table
+    written before the column existed has none (its rows read NULL there)."""
+    if "domain_label" not in df.columns:
+        df = df.with_columns(domain_label=pl.lit(None, dtype=pl.Utf8))
+    defaults = {d: default_domain_label(d) for d in df["domain"].unique().to_list()}
+    return df.with_columns(domain_label=pl.coalesce(
+        pl.col("domain_label"), pl.col("domain").replace_strict(defaults, default=None, return_dtype=pl.Utf8)))
+
+
+def domain_labels(df: pl.DataFrame) -> dict[str, str]:
+    """Domain -> label, as a stored table (any with `domain` and `domain_label` columns) carries them."""
+    rows = with_domain_label(df).select("domain", "domain_label").unique(subset="domain", keep="first")
+    return dict(rows.iter_rows())
 
 
 def seed_checks(df: pl.DataFrame, asset: str) -> list[AssetCheckResult]:
@@ -117,6 +138,7 @@ def seed_file_metadata(result: SeedFileResult, df: pl.DataFrame) -> dict:
         "dagster/row_count": len(df),
         "seed_file": MetadataValue.path(result.path),
         SEED_FILE_SHA: seed_file_version(Path(result.path)),
+        "domain_label": result.label or default_domain_label(result.domain),
         "duplicates_collapsed": result.duplicates_collapsed,
         "rows_repaired": result.repaired,
         "sensitivity_defaulted": result.sensitivity_defaulted,
@@ -146,17 +168,17 @@ def build_curated_seeds(partitions_def: PartitionsDefinition):
             except InputFileError as exc:  # report every bad file of the run, then fail before storing
                 problems.append(str(exc))
                 continue
-            df = tasks_frame(result.tasks)
+            df = tasks_frame(result.tasks, label=result.label)
             frames.append(df)
             add_domain_metadata(context, domain, seed_file_metadata(result, df))
             context.log.info(
                 f"{domain}: {len(df)} curated tasks, {result.duplicates_collapsed} duplicates collapsed, "
                 f"{result.repaired} repaired"
             )
-        if problems:
+        if problems:  # the places to fix first (`path:line:column: ...`), then what it means
             raise Failure(
-                description=f"{len(problems)} seed file(s) need fixing; nothing was stored, earlier tables are "
-                "untouched (other domains can be built on their own meanwhile):\n" + "\n".join(problems)
+                description="\n".join(problems) + f"\n{len(problems)} seed file(s) need fixing; nothing was stored "
+                "for this run's domains and their earlier tables are untouched (other domains build on their own)."
             )
         df = pl.concat(frames) if frames else tasks_frame([])
         yield Output(df)

@@ -23,7 +23,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from anka_assets.assets.curated_seeds import tasks_frame, tasks_from_frame
+from anka_assets.assets.curated_seeds import domain_labels, tasks_frame, tasks_from_frame
 from anka_assets.dedup import NearDuplicateIndex
 from anka_assets.assets import domain_table
 from anka_assets.fallback import TeacherFallback
@@ -37,7 +37,7 @@ from anka_assets.schemas import SeedTasksType
 from anka_assets.seed_loader import (
     SENSITIVITY_RANK,
     SeedTask,
-    domain_labels,
+    default_domain_label,
     seed_id_for,
     task_content_hash,
     validate_instruction,
@@ -201,8 +201,9 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
         gateway = fallback = template = None
         if teacher_fallback.configured:
             teacher_fallback.check_local()
-        labels = domain_labels(paths.seeds_dir, context.partition_keys)
+        labels = domain_labels(curated_seeds)  # the seed file's label, as `curated_seeds` stored it
         for domain in context.partition_keys:
+            label = labels.get(domain) or default_domain_label(domain)
             curated = tasks_from_frame(curated_seeds.filter(pl.col("domain") == domain))
             jobs = plan_expansion(curated, config)
             accepted, parents, rejected, made, model = [], [], Counter(), CallLedger(), None
@@ -212,7 +213,7 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
                     fallback = fallback or teacher_fallback.open_gateway(paths.warehouse, log=context.log)
                 template = template or EXPANSION.load_template()
                 found, run = run_expansion(
-                    gateway, jobs, labels[domain], partition=domain, run_id=context.run_id,
+                    gateway, jobs, label, partition=domain, run_id=context.run_id,
                     params={"temperature": config.temperature, "max_tokens": config.max_tokens},
                     max_repairs=config.max_repairs, fallback=fallback, template=template,
                 )
@@ -225,7 +226,7 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
                     source=f"teacher:{model} ({template.version})",
                 )
                 rejected["request_without_tasks"] += sum(tasks is None for tasks in found)
-            frame = tasks_frame(accepted, origin="expanded", parents=parents).with_columns(
+            frame = tasks_frame(accepted, origin="expanded", parents=parents, label=label).with_columns(
                 simulated=pl.lit(is_simulated_model(model)))
             frames.append(frame)
             add_domain_metadata(context, domain, {

@@ -28,6 +28,7 @@ from dagster import (
 from pydantic import Field
 
 from anka_assets.assets import domain_table
+from anka_assets.assets.curated_seeds import with_domain_label
 from anka_assets.gateway import CallLedger, ModelEndpoint
 from anka_assets.metadata import add_domain_metadata, md_bar_chart, md_preview, md_table
 from anka_assets.model_calls import (
@@ -42,7 +43,6 @@ from anka_assets.model_calls import (
 from anka_assets.model_tasks import JUDGE, run_task
 from anka_assets.parsing import JudgeVerdict
 from anka_assets.resources import RefineryPaths
-from anka_assets.seed_loader import domain_labels
 from anka_assets.review import ExpertVerdict, load_reviews
 from anka_assets.schemas import JUDGED_COT_DTYPES, JudgedCotType
 from anka_assets.simulator import is_simulated_model
@@ -167,12 +167,13 @@ def judge_fields(answer: Answer[JudgeVerdict] | None) -> dict[str, Any]:
 def judged_rows(raw: pl.DataFrame, answers: Mapping[str, Answer[JudgeVerdict]], experts: Mapping[str, ExpertVerdict],
                 cfg: JudgeConfig, judge_template_version: str) -> pl.DataFrame:
     rows = []
-    for r in raw.iter_rows(named=True):
+    for r in with_domain_label(raw).iter_rows(named=True):
         steps = list(r["reasoning_steps"] or [])
         expert = experts.get(r["row_id"])
         row = {
-            "row_id": r["row_id"], "seed_id": r["seed_id"], "domain": r["domain"], "sample_index": r["sample_index"],
-            "instruction": r["instruction"], "sensitivity": r["sensitivity"], "origin": r["origin"],
+            "row_id": r["row_id"], "seed_id": r["seed_id"], "domain": r["domain"], "domain_label": r["domain_label"],
+            "sample_index": r["sample_index"], "instruction": r["instruction"], "sensitivity": r["sensitivity"],
+            "origin": r["origin"],
             "reasoning_steps": steps, "answer": r["answer"], "teacher_model": r["teacher_model"],
             "teacher_status": r["status"], "judge_template_version": judge_template_version,
             **judge_fields(answers.get(r["row_id"])),
@@ -267,13 +268,12 @@ def build_judged_cot(partitions_def: PartitionsDefinition):
         template = JUDGE.load_template()
         gateway = judge.open_gateway(paths.warehouse, log=context.log)
         frames, healths = [], []
-        labels = domain_labels(paths.seeds_dir, context.partition_keys)
         for domain in context.partition_keys:
-            raw = raw_cot.filter(pl.col("domain") == domain)
+            raw = with_domain_label(raw_cot.filter(pl.col("domain") == domain))  # the seed file's label, stored
             experts = load_reviews(Path(paths.reviews_dir) / f"{domain}.csv")
             unmatched = sorted(set(experts) - set(raw["row_id"].to_list()))
             ok_rows = raw.filter(pl.col("status") == "ok")
-            run = run_task(JUDGE, gateway, [{**r, "domain_label": labels[domain]} for r in ok_rows.iter_rows(named=True)],
+            run = run_task(JUDGE, gateway, list(ok_rows.iter_rows(named=True)),
                            asset="judged_cot", partition=domain, run_id=context.run_id,
                            params={"temperature": config.temperature, "max_tokens": config.max_tokens},
                            max_repairs=config.max_repairs, template=template)

@@ -21,7 +21,7 @@ from anka_assets.resources import RefineryPaths
 from anka_assets.student import registry
 from anka_assets.student.release import ReleaseError, release_from_export, release_texts, training_rows
 from anka_assets.student.report import loss_curve_markdown, loss_table_markdown
-from anka_assets.student.toy_model import build_toy_model, is_toy, seed_texts
+from anka_assets.student.toy_model import build_toy_model, is_toy
 from anka_assets.student.training import (
     Hyperparameters,
     adapter_version,
@@ -84,7 +84,7 @@ def lora_adapter(context: AssetExecutionContext, config: LoraConfig, paths: Refi
     if config.base_model:
         base_path, label = config.base_model, config.base_model
     else:
-        texts = seed_texts(paths.seeds_path) + release_texts(release)
+        texts = release_texts(release)  # the stored tables' text, as released: no seed file is read here
         base_path, label = str(build_toy_model(texts, adapters / "base", seed=config.seed)), TOY_LABEL
         context.log.warning("no base_model configured: training on the offline TOY model at %s", base_path)
     toy = is_toy(base_path)

@@ -21,6 +21,7 @@ from dagster import (
 from pydantic import Field
 
 from anka_assets.assets import domain_table
+from anka_assets.assets.curated_seeds import with_domain_label
 from anka_assets.fallback import TeacherFallback
 from anka_assets.gateway import CallLedger, ModelEndpoint
 from anka_assets.gateway.endpoint import EndpointSettings
@@ -37,7 +38,6 @@ from anka_assets.model_calls import (
 from anka_assets.model_tasks import COT, run_task
 from anka_assets.parsing import ParsedCot
 from anka_assets.resources import RefineryPaths
-from anka_assets.seed_loader import domain_labels
 from anka_assets.schemas import RAW_COT_DTYPES, RawCotType
 from anka_assets.simulator import is_simulated_model
 
@@ -64,10 +64,11 @@ def row_id(seed_id: str, sample_index: int) -> str:
     return f"{seed_id}-s{sample_index}"
 
 
-def cot_task_rows(tasks: pl.DataFrame, samples: int, label: str) -> list[dict]:
-    """The rows `COT` runs over: one per (task, sample), in table order then sample order. Pure."""
-    return [{**task, "sample_index": sample, "domain_label": label}
-            for task in tasks.iter_rows(named=True) for sample in range(samples)]
+def cot_task_rows(tasks: pl.DataFrame, samples: int) -> list[dict]:
+    """The rows `COT` runs over: one per (task, sample), in table order then sample order; each carries
+    its task's `domain_label` (the seed file's, as `seed_tasks` stores it). Pure."""
+    return [{**task, "sample_index": sample}
+            for task in with_domain_label(tasks).iter_rows(named=True) for sample in range(samples)]
 
 
 def cot_rows(
@@ -81,14 +82,14 @@ def cot_rows(
     rows = []
     answer_iter = iter(answers)
     handled_iter = iter(handled_by) if handled_by is not None else None
-    for task in tasks.iter_rows(named=True):
+    for task in with_domain_label(tasks).iter_rows(named=True):
         for sample in range(cfg.samples_per_task):
             a = next(answer_iter)
             handler = next(handled_iter) if handled_iter is not None else None
             r, parsed = a.result, a.parsed
             rows.append({
                 "row_id": row_id(task["seed_id"], sample), "seed_id": task["seed_id"], "domain": task["domain"],
-                "sample_index": sample, "instruction": task["instruction"], "sensitivity": task["sensitivity"],
+                "domain_label": task["domain_label"], "sample_index": sample, "instruction": task["instruction"], "sensitivity": task["sensitivity"],
                 "origin": task["origin"], "teacher_model": r.model, "template_version": template_version,
                 "reasoning_steps": list(parsed.steps) if parsed else [],
                 "reasoning": "\n".join(f"{i}. {s}" for i, s in enumerate(parsed.steps, 1)) if parsed else None,
@@ -144,11 +145,10 @@ def build_raw_cot(partitions_def: PartitionsDefinition):
             fallback = teacher_fallback.open_gateway(paths.warehouse, log=context.log)
         frames, healths = [], []
         params = {"temperature": config.temperature, "max_tokens": config.max_tokens}
-        labels = domain_labels(paths.seeds_dir, context.partition_keys)
         for domain in context.partition_keys:
             tasks = seed_tasks.filter(pl.col("domain") == domain)
             run = run_task(
-                COT, gateway, cot_task_rows(tasks, config.samples_per_task, labels[domain]),
+                COT, gateway, cot_task_rows(tasks, config.samples_per_task),
                 asset="raw_cot", partition=domain, run_id=context.run_id, params=params,
                 structured=config.structured_output, max_repairs=config.max_repairs, fallback=fallback,
                 template=template,

@@ -24,6 +24,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from anka_assets.assets.curated_seeds import domain_labels
 from anka_assets.cleaning import DedupSettings, dedup, drop_counts, rank_samples, redact_sample
 from anka_assets.metadata import md_table
 from anka_assets.release import (
@@ -41,6 +42,7 @@ from anka_assets.release import (
 )
 from anka_assets.resources import RefineryPaths
 from anka_assets.schemas import SFT_EXPORT_DTYPES, SftExportType
+from anka_assets.seed_loader import default_domain_label
 from anka_assets.text.normalize import content_hash
 from anka_assets.text.pii import redact
 
@@ -196,14 +198,17 @@ def build_sft_export():
         else:
             context.log.error(f"release {version} withheld: a blocking check failed")
 
+        labels = domain_labels(judged_cot)  # the seed files' labels, as the tables carry them
         table = [
             {"release_version": version, "release_dir": str(release_dir.resolve()), "split": split,
-             "domain": e["domain"], "seed_id": e["seed_id"], "content_hash": e["content_hash"],
+             "domain": e["domain"], "domain_label": labels.get(e["domain"]) or default_domain_label(e["domain"]),
+             "seed_id": e["seed_id"], "content_hash": e["content_hash"],
              "user": e["messages"][-2]["content"], "assistant": e["messages"][-1]["content"]}
             for split in ("train", "validation") for e in files[split]
         ] + [
             {"release_version": version, "release_dir": str(release_dir.resolve()), "split": "eval",
-             "domain": e["domain"], "seed_id": e["seed_id"], "user": e["prompt"][-1]["content"],
+             "domain": e["domain"], "domain_label": labels.get(e["domain"]) or default_domain_label(e["domain"]),
+             "seed_id": e["seed_id"], "user": e["prompt"][-1]["content"],
              "content_hash": content_hash(e["prompt"][-1]["content"], e["reference"] or ""),
              "assistant": e["reference"]}
             for e in evals

@@ -27,11 +27,11 @@ from dagster import (
 )
 from pydantic import Field
 
+from anka_assets.assets.curated_seeds import domain_labels
 from anka_assets.gateway import CallLedger, ModelEndpoint
 from anka_assets.metadata import md_table
 from anka_assets.model_calls import call_figures, status_metadata
 from anka_assets.model_tasks import PAIRWISE, run_task
-from anka_assets.seed_loader import domain_labels
 from anka_assets.resources import RefineryPaths
 from anka_assets.student import evaluation, turkmorf
 from anka_assets.student.deps import cuda_available
@@ -138,7 +138,7 @@ def student_eval(context: AssetExecutionContext, config: StudentEvalConfig, path
 
     plans = evaluation.plan_pairs(tasks, config.seed)
     rows = evaluation.pairwise_rows(tasks, plans, base_answers, adapter_answers,
-                                    domain_labels(paths.seeds_dir, {t.domain for t in tasks}))
+                                    domain_labels(sft_export))  # the seed files' labels, stored
     gateway = judge.open_gateway(paths.warehouse, log=context.log)
     judged = run_task(PAIRWISE, gateway, rows, asset="student_eval", partition=None, run_id=context.run_id,
                       params={"temperature": config.judge_temperature, "max_tokens": config.judge_max_tokens},

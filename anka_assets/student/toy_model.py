@@ -2,8 +2,9 @@
 
 With no base model configured the whole graph still runs end to end on a CPU: this builds a
 2-layer Llama (hidden 64, 2 heads of 32: vLLM's CPU attention needs head_dim >= 32) from a config,
-with random weights and a byte-level BPE tokenizer trained by `tokenizers` on the seed files and the
-release text, and a chat template with special tokens and `{% generation %}` marks. It is built once
+with random weights and a byte-level BPE tokenizer trained by `tokenizers` on the release text (the
+stored tables' Turkish, as `sft_export` wrote it; never the seed files, so a broken seed file fails
+only its own domain), and a chat template with special tokens and `{% generation %}` marks. It is built once
 per text corpus, under `<adapters_dir>/base/<hash>/`, and `anka_toy.json` there marks it as a toy.
 """
 
@@ -15,8 +16,6 @@ import shutil
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
-
-import yaml
 
 from anka_assets.student.deps import require
 
@@ -49,19 +48,6 @@ TOY_SHAPE = {
     "max_position_embeddings": 1024,
     "vocab_size": 2000,
 }
-
-
-def seed_texts(seeds_dir: Path) -> list[str]:
-    """Instructions, descriptions and sources from `data/seeds/*.yaml` (the project's own Turkish)."""
-    texts: list[str] = []
-    for path in sorted(Path(seeds_dir).glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if isinstance(data.get("description"), str):
-            texts.append(data["description"])
-        for task in data.get("tasks") or []:
-            if isinstance(task, dict):
-                texts += [str(task[k]) for k in ("instruction", "source") if task.get(k)]
-    return texts
 
 
 def corpus_hash(texts: Iterable[str]) -> str:
@@ -98,7 +84,7 @@ def train_tokenizer(texts: list[str], vocab_size: int):
 def build_toy_model(texts: list[str], cache_root: Path, seed: int = 0) -> Path:
     """Build (or reuse) the toy base model for this text corpus; returns its folder."""
     if not texts:
-        raise ValueError("the toy tokenizer needs some text: no seed files and no release text were found")
+        raise ValueError("the toy tokenizer needs some text: the release has no text")
     target = Path(cache_root) / corpus_hash(texts)
     if (target / TOY_MARKER).is_file():
         return target
