@@ -170,3 +170,79 @@ def test_sft_dataset_metadata_counts_every_drop_reason(paths, sims):
     assert counts["eval_task"] >= 2 and counts["not_best_sample"] >= 1
     assert "| reason | rows |" in meta["dropped"].value
     assert not find_pii("\n".join(kept["answer"].to_list() + kept["instruction"].to_list()))
+
+
+CARD_CONFIGS = {"default": ("train.jsonl", "validation.jsonl"),
+                "prompt_completion": ("prompt_completion/train.jsonl", "prompt_completion/validation.jsonl"),
+                "eval": ("eval.jsonl",)}
+
+
+def test_card_loads_in_datasets_without_warning_and_the_funnel_adds_up(paths, sims, tmp_path):
+    """`datasets.load_dataset(<release>, config)` reads the card's YAML with no warning, names the splits
+    as the files are named, and the card's funnel matches the warehouse tables stage by stage."""
+    import logging
+    import warnings
+
+    import datasets
+
+    from anka_assets.release import FUNNEL_COLUMNS, funnel_problems
+    from tests.conftest import write_seed
+
+    # A third known domain that is never built: the release must say it is missing.
+    write_seed(Path(paths.seeds_dir), "cografya", """
+        domain: cografya
+        tasks:
+          - instruction: "Türkiye'nin iklim bölgelerini yağış rejimleri bakımından karşılaştırınız."
+            sensitivity: public
+        """)
+    result = build(paths, sims, domains=("hukuk", "tarih"), samples=2, expand_to=5)
+    meta = result.asset_materializations_for_node("sft_export")[0].metadata
+    release = Path(paths.exports_dir) / meta["release_version"].value
+    assert meta["domains_covered"].value == ["hukuk", "tarih"]
+    assert meta["domains_missing"].value == {"cografya": "no stored rows"}
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(level=logging.WARNING)
+    handler.emit = records.append
+    logger = logging.getLogger("datasets")
+    logger.addHandler(handler)
+    datasets.logging.set_verbosity_warning()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loaded = {config: datasets.load_dataset(str(release), config, cache_dir=str(tmp_path / "hf-cache"))
+                      for config in CARD_CONFIGS}
+    finally:
+        logger.removeHandler(handler)
+    assert [r.getMessage() for r in records] == [] and [str(w.message) for w in caught] == []
+    for config, names in CARD_CONFIGS.items():
+        assert list(loaded[config]) == [Path(n).stem for n in names], config  # split names = file names
+        for name in names:
+            lines = (release / name).read_text(encoding="utf-8").splitlines()
+            assert len(loaded[config][Path(name).stem]) == len(lines) > 0, name
+    assert loaded["eval"]["eval"].features["reference"].dtype == "string"
+
+    card = (release / "README.md").read_text(encoding="utf-8")
+    assert "split: test" not in card and "Funnel per domain" in card
+    assert "Known domains missing from this release: cografya (no stored rows)" in card
+
+    # The funnel against the stored tables, stage by stage, and every stage = previous minus its drops.
+    funnel = meta["funnel_by_domain"].value
+    tables = {name: read_table(paths, name) for name in
+              ("curated_seeds", "seed_tasks", "raw_cot", "judged_cot", "sft_dataset", "sft_export")}
+    for domain in ("hukuk", "tarih"):
+        row = funnel[domain]
+        assert set(row) == set(FUNNEL_COLUMNS) and funnel_problems(row) == [], (domain, row)
+        of = {name: t.filter(pl.col("domain") == domain) for name, t in tables.items()}
+        judged = of["judged_cot"]
+        assert row["seeds"] == len(of["curated_seeds"]) > 0
+        assert (row["tasks"], row["tasks_expanded"]) == (len(of["seed_tasks"]),
+                                                         int((of["seed_tasks"]["origin"] == "expanded").sum()))
+        assert row["tasks_expanded"] > 0
+        assert (row["chains"], row["chains_ok"]) == (len(of["raw_cot"]), int((of["raw_cot"]["status"] == "ok").sum()))
+        assert row["passed"] == int(judged["passed"].sum()) > 0
+        assert row["sft_rows"] == len(of["sft_dataset"]) > 0
+        assert row["exported"] == int(of["sft_export"]["split"].is_in(["train", "validation"]).sum())
+        assert row["held_out_eval"] == int((judged["passed"] & judged["seed_id"].is_in(
+            read_table(paths, "eval_tasks")["seed_id"].implode())).sum()) > 0
+    assert funnel["ALL"]["exported"] == sum(len(loaded["default"][s]) for s in ("train", "validation"))
