@@ -246,3 +246,33 @@ def test_card_loads_in_datasets_without_warning_and_the_funnel_adds_up(paths, si
         assert row["held_out_eval"] == int((judged["passed"] & judged["seed_id"].is_in(
             read_table(paths, "eval_tasks")["seed_id"].implode())).sum()) > 0
     assert funnel["ALL"]["exported"] == sum(len(loaded["default"][s]) for s in ("train", "validation"))
+
+
+def test_funnel_row_counts_each_chain_once_and_never_guesses_unknown_drops():
+    from anka_assets.assets.sft_export import coverage
+    from anka_assets.release import funnel_problems, funnel_row, funnel_total, reject_category
+
+    assert reject_category(["low_accuracy", "personal_data"]) == "judge"
+    assert reject_category(["judge_error"]) == "judge" and reject_category(["expert_reject"]) == "judge"
+    assert reject_category(["personal_data", "refusal"]) == "personal_data"
+    assert reject_category(["wrong_language_answer", "repetition"]) == "signals"
+    judged = [("ok", True, []), ("ok", True, []), ("ok", False, ["low_accuracy"]), ("ok", False, ["refusal"]),
+              ("ok", False, ["personal_data"]), ("failed", False, ["teacher_failed"])]
+    drops = {"not_passed": 4, "eval_task": 1, "not_best_sample": 0, "pii_meaningless": 0, "exact_duplicate": 0,
+             "near_duplicate": 0}
+    row = funnel_row(seeds=2, task_origins=["curated", "curated", "expanded"],
+                     chain_statuses=["ok"] * 5 + ["failed"], judged=judged, sft_drops=drops, sft_rows=1,
+                     export_drops={"contaminated": 1}, exported=0)
+    assert (row["chains_failed"], row["rejected_judge"], row["rejected_signals"], row["rejected_personal_data"],
+            row["passed"], row["held_out_eval"], row["contaminated"]) == (1, 1, 1, 1, 2, 1, 1)
+    assert funnel_problems(row) == []
+    assert funnel_problems({**row, "sft_rows": 2}) == [
+        "passed 2 != held_out_eval + not_best_sample + dropped_personal_data + dropped_duplicates + sft_rows (3)",
+        "sft_rows 2 != export_duplicates + contaminated + exported (1)"]
+    unknown = funnel_row(seeds=2, task_origins=[], chain_statuses=[], judged=[], sft_drops=None, sft_rows=1,
+                         export_drops={}, exported=1)
+    assert unknown["held_out_eval"] is None and funnel_problems(unknown) == []  # unknown parts are not summed
+    assert funnel_total({"a": row, "b": unknown})["held_out_eval"] is None
+    assert funnel_total({"a": row, "b": row})["passed"] == 4
+    assert coverage(["a", "b", "c"], {"a": row, "b": {**row, "exported": 3}}) == (
+        ["b"], {"a": "every row dropped at export", "c": "no stored rows"})
