@@ -56,7 +56,7 @@ def build_definitions(
         build_expert_reviews(domains),
         build_eval_tasks(domains),
         build_sft_dataset(domains),
-        build_sft_export(),
+        build_sft_export(domains),
         lora_adapter,
         student_eval,
     ]

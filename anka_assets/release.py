@@ -331,34 +331,67 @@ def simulated_warning(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             "text that exercises the pipeline, not data to train a real student on.**", ""]
 
 
-def dataset_card(*, version: str, name: str, license: str, files: Mapping[str, Sequence[Mapping[str, Any]]],
-                 counts: Mapping[str, Mapping[str, int]], layout: Layout, settings: Mapping[str, Any],
-                 kvkk: Mapping[str, Any], models: Mapping[str, Any], dropped: Mapping[str, int]) -> str:
-    rows = [*files["train"], *files["validation"]]
-    front = {
+def _yaml_features(features) -> list[dict[str, Any]]:
+    """`datasets.Features` as the dataset card's YAML list (the form `datasets` reads back)."""
+    return features._to_yaml_list()
+
+
+#: (config name, split name, file) of every configuration the card declares: split names are the files' names.
+CARD_CONFIGS = (
+    ("default", "train", "train.jsonl"), ("default", "validation", "validation.jsonl"),
+    ("prompt_completion", "train", "prompt_completion/train.jsonl"),
+    ("prompt_completion", "validation", "prompt_completion/validation.jsonl"),
+    ("eval", "eval", "eval.jsonl"),
+)
+
+
+def card_front_matter(*, name: str, license: str, files: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any]:
+    """The card's YAML: one config per file layout, splits named as the files are, and per config its
+    features and split sizes (`num_bytes`: the size of the split's JSONL file), which `datasets` reads
+    without a warning."""
+    import datasets
+
+    chat, evals = _features()
+    pc = datasets.Features({"prompt": chat["messages"], "completion": chat["messages"],
+                            **{c: chat[c] for c in SIDE_COLUMNS}})
+    features = {"default": chat, "prompt_completion": pc, "eval": evals}
+    configs: dict[str, list[tuple[str, str]]] = {}
+    for config, split, path in CARD_CONFIGS:
+        configs.setdefault(config, []).append((split, path))
+    return {
         "license": license,
         "language": ["tr"],
         "pretty_name": name,
         "task_categories": ["text-generation", "question-answering"],
         "tags": ["chain-of-thought", "reasoning", "turkish", "sft", "distillation"],
-        "configs": [
-            {"config_name": "default", "default": True, "data_files": [
-                {"split": "train", "path": "train.jsonl"}, {"split": "validation", "path": "validation.jsonl"}]},
-            {"config_name": "prompt_completion", "data_files": [
-                {"split": "train", "path": "prompt_completion/train.jsonl"},
-                {"split": "validation", "path": "prompt_completion/validation.jsonl"}]},
-            {"config_name": "eval", "data_files": [{"split": "test", "path": "eval.jsonl"}]},
+        "configs": [{"config_name": config, **({"default": True} if config == "default" else {}),
+                     "data_files": [{"split": split, "path": path} for split, path in entries]}
+                    for config, entries in configs.items()],
+        "dataset_info": [
+            {"config_name": config, "features": _yaml_features(features[config]),
+             "splits": [{"name": split, "num_bytes": len(jsonl(files[path.removesuffix(".jsonl")]).encode("utf-8")),
+                         "num_examples": len(files[path.removesuffix(".jsonl")])} for split, path in entries]}
+            for config, entries in configs.items()
         ],
-        "dataset_info": {
-            "features": [
-                {"name": "messages", "list": [{"name": "role", "dtype": "string"},
-                                              {"name": "content", "dtype": "string"}]},
-                *[{"name": c, "dtype": "int64" if c in ("sample_index", "dogruluk", "kulturel_uygunluk",
-                                                       "completion_tokens") else "string"} for c in SIDE_COLUMNS],
-            ],
-            "splits": [{"name": s, "num_examples": len(files[s])} for s in SPLITS],
-        },
     }
+
+
+def domains_line(covered: Sequence[str], missing: Mapping[str, str]) -> str:
+    """Which domains the release covers, and which known domains (seed files) it lacks and why."""
+    text = f"Domains covered: {', '.join(covered) or 'none'}."
+    if missing:
+        text += " Known domains missing from this release: " + "; ".join(
+            f"{d} ({why})" for d, why in sorted(missing.items())) + "."
+    return text
+
+
+def dataset_card(*, version: str, name: str, license: str, files: Mapping[str, Sequence[Mapping[str, Any]]],
+                 counts: Mapping[str, Mapping[str, int]], layout: Layout, settings: Mapping[str, Any],
+                 kvkk: Mapping[str, Any], models: Mapping[str, Any], dropped: Mapping[str, int],
+                 funnel: Mapping[str, Mapping[str, Any]], covered: Sequence[str],
+                 missing: Mapping[str, str]) -> str:
+    rows = [*files["train"], *files["validation"]]
+    front = card_front_matter(name=name, license=license, files=files)
     import yaml
 
     tokens = {s: token_stats([r["completion_tokens"] for r in files[s]]) for s in SPLITS}
@@ -375,7 +408,15 @@ def dataset_card(*, version: str, name: str, license: str, files: Mapping[str, S
         "- `eval.jsonl`: held-out evaluation tasks (`prompt`, `reference` or null, the seed's KVKK `sensitivity`); never trained on.",
         "- `parquet/`, `hf/` (`datasets.DatasetDict` with train / validation / eval), `release.json` (manifest).", "",
         "Assistant layout: " + json.dumps(layout.describe(), ensure_ascii=False), "",
+        domains_line(covered, missing), "",
         "## Counts per domain and split", "", _counts_table(counts), "",
+        "## Funnel per domain", "",
+        "From the stored tables: seeds (`curated_seeds`) → tasks (`seed_tasks`, curated + expanded) → chains "
+        "(`raw_cot`; failed = no usable teacher answer) → judged and passed (`judged_cot`; each rejected chain "
+        "counted once: judge before personal data before signals) → SFT rows (`sft_dataset`) → exported (this "
+        "release's train + validation). Each stage is the one before it minus the drops between them; `?`: "
+        "not recorded for the stored rows.", "",
+        funnel_markdown(funnel), "",
         "## Judge scores (train + validation)", "",
         f"- doğruluk: {_dist([r['dogruluk'] for r in rows])}",
         f"- kültürel uygunluk: {_dist([r['kulturel_uygunluk'] for r in rows])}", "",
@@ -401,9 +442,116 @@ def dataset_card(*, version: str, name: str, license: str, files: Mapping[str, S
         "```python",
         "from datasets import load_dataset, load_from_disk",
         f'dd = load_from_disk("{version}/hf")  # train / validation / eval',
+        f'evals = load_dataset("{version}", "eval", split="eval")  # configs: default, prompt_completion, eval',
         f'train = load_dataset("json", data_files="{version}/train.jsonl", split="train")',
         "# TRL: SFTTrainer(model=..., train_dataset=load_dataset(\"json\", data_files="
         f"\"{version}/prompt_completion/train.jsonl\", split=\"train\"), ...)",
         "```", "",
     ]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------
+# The funnel: seeds → tasks → chains → judged and passed → SFT rows → exported, per domain
+# ------------------------------------------------------------------------------------------------
+
+#: Stages in order, each with the drop reasons counted on the way into the next stage.
+FUNNEL_COLUMNS = (
+    "seeds", "tasks", "tasks_curated", "tasks_expanded",
+    "chains", "chains_ok", "chains_failed",
+    "rejected_judge", "rejected_signals", "rejected_personal_data", "passed",
+    "held_out_eval", "not_best_sample", "dropped_personal_data", "dropped_duplicates", "sft_rows",
+    "export_duplicates", "contaminated", "exported",
+)
+
+
+def reject_category(reasons: Sequence[str]) -> str:
+    """The one funnel reason of a rejected chain whose teacher answered: 'judge' (the judge's scores, a
+    judge error, an expert's rejection) before 'personal_data' before 'signals' (language, refusal,
+    length, steps, repetition, foreign script), so each rejected chain is counted exactly once."""
+    if any(r in ("low_accuracy", "low_cultural_fit", "hallucination", "expert_reject") or r.startswith("judge_")
+           for r in reasons):
+        return "judge"
+    if "personal_data" in reasons:
+        return "personal_data"
+    return "signals"
+
+
+def funnel_row(*, seeds: int, task_origins: Iterable[str], chain_statuses: Iterable[str],
+               judged: Iterable[tuple[str, bool, Sequence[str]]], sft_drops: Mapping[str, int] | None,
+               sft_rows: int, export_drops: Mapping[str, int], exported: int) -> dict[str, Any]:
+    """One domain's funnel from its stored rows. Pure.
+
+    `judged`: (teacher_status, passed, reject_reasons) per judged_cot row; `sft_drops`: the rows
+    `sft_dataset` dropped by reason (`cleaning.DROP_REASONS`), None when its ledger does not describe
+    the stored rows (then the SFT-stage reasons are None: unknown, never guessed)."""
+    origins = Counter(task_origins)
+    statuses = Counter(chain_statuses)
+    rejected: Counter[str] = Counter()
+    passed = 0
+    for teacher_status, ok, reasons in judged:
+        if teacher_status != "ok":
+            continue  # counted as a failed chain
+        if ok:
+            passed += 1
+        else:
+            rejected[reject_category(reasons)] += 1
+    known = sft_drops is not None
+    drops = sft_drops or {}
+    return {
+        "seeds": seeds, "tasks": sum(origins.values()),
+        "tasks_curated": origins.get("curated", 0), "tasks_expanded": origins.get("expanded", 0),
+        "chains": sum(statuses.values()), "chains_ok": statuses.get("ok", 0),
+        "chains_failed": sum(n for s, n in statuses.items() if s != "ok"),
+        "rejected_judge": rejected["judge"], "rejected_signals": rejected["signals"],
+        "rejected_personal_data": rejected["personal_data"], "passed": passed,
+        "held_out_eval": drops.get("eval_task", 0) if known else None,
+        "not_best_sample": drops.get("not_best_sample", 0) if known else None,
+        "dropped_personal_data": drops.get("pii_meaningless", 0) if known else None,
+        "dropped_duplicates": drops.get("exact_duplicate", 0) + drops.get("near_duplicate", 0) if known else None,
+        "sft_rows": sft_rows,
+        "export_duplicates": export_drops.get("exact_duplicate", 0) + export_drops.get("near_duplicate", 0),
+        "contaminated": export_drops.get("contaminated", 0), "exported": exported,
+    }
+
+
+def funnel_total(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The sum over domains (a column with an unknown value in any domain stays unknown)."""
+    return {c: None if any(r[c] is None for r in rows.values()) else sum(r[c] for r in rows.values())
+            for c in FUNNEL_COLUMNS}
+
+
+def funnel_problems(row: Mapping[str, Any]) -> list[str]:
+    """Where one funnel row does not add up (empty when every stage is its predecessor minus its drops)."""
+    def known(*cols):
+        return all(row[c] is not None for c in cols)
+
+    sums = [("tasks", ("tasks_curated", "tasks_expanded")), ("chains", ("chains_ok", "chains_failed")),
+            ("chains_ok", ("passed", "rejected_judge", "rejected_signals", "rejected_personal_data")),
+            ("passed", ("held_out_eval", "not_best_sample", "dropped_personal_data", "dropped_duplicates", "sft_rows")),
+            ("sft_rows", ("export_duplicates", "contaminated", "exported"))]
+    return [f"{whole} {row[whole]} != {' + '.join(parts)} ({sum(row[p] for p in parts)})"
+            for whole, parts in sums if known(whole, *parts) and row[whole] != sum(row[p] for p in parts)]
+
+
+def _n(value: Any) -> str:
+    return "?" if value is None else str(value)
+
+
+def funnel_markdown(rows: Mapping[str, Mapping[str, Any]]) -> str:
+    """The funnel as a table: one row per domain plus the total, each stage followed by its drops."""
+    header = ["domain", "seeds", "tasks (curated+expanded)", "chains (raw_cot ok / failed)",
+              "rejected: judge / signals / personal data", "judged and passed",
+              "held out for eval / not best sample / personal data / duplicates", "SFT rows",
+              "export: duplicates / contaminated", "exported"]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for domain, r in [*sorted(rows.items()), ("**all**", funnel_total(rows))]:
+        cells = [domain, _n(r["seeds"]), f"{_n(r['tasks'])} ({_n(r['tasks_curated'])}+{_n(r['tasks_expanded'])})",
+                 f"{_n(r['chains'])} ({_n(r['chains_ok'])} / {_n(r['chains_failed'])})",
+                 f"{_n(r['rejected_judge'])} / {_n(r['rejected_signals'])} / {_n(r['rejected_personal_data'])}",
+                 _n(r["passed"]),
+                 f"{_n(r['held_out_eval'])} / {_n(r['not_best_sample'])} / {_n(r['dropped_personal_data'])} / "
+                 f"{_n(r['dropped_duplicates'])}",
+                 _n(r["sft_rows"]), f"{_n(r['export_duplicates'])} / {_n(r['contaminated'])}", _n(r["exported"])]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -61,6 +61,32 @@ def test_build_command_materializes_every_asset_of_every_domain(project):
         (adapter_dir,) = con.execute("select adapter_dir from anka.lora_adapter").fetchone()
         evaluated = {r[0] for r in con.execute("select distinct domain from anka.student_eval").fetchall()}
     assert Path(adapter_dir, "adapter_config.json").is_file() and {"hukuk", "tarih"} <= evaluated
+    # ... both read like finished products, as a user meets them in a fresh process: the release loads in
+    # `datasets` with no warning and splits named as its files, the adapter loads with PEFT from a copy of
+    # the adapters folder, and its card carries the evaluation.
+    copy = root / "elsewhere" / "adapters"
+    shutil.copytree(Path(adapter_dir).parent, copy)
+    user = (
+        "import logging, sys, warnings\n"
+        "import datasets, torch, transformers; from peft import PeftModel\n"
+        "warnings.simplefilter('error')  # any warning while the release loads fails the check\n"
+        "from anka_assets.student.model_card import resolve_base\n"
+        "logging.getLogger('datasets').addHandler(type('H', (logging.Handler,), "
+        "{'emit': lambda self, r: sys.exit('datasets logged: ' + r.getMessage())})(logging.WARNING))\n"
+        "release, adapter = sys.argv[1], sys.argv[2]\n"
+        "for config, splits in (('default', ['train', 'validation']), ('eval', ['eval'])):\n"
+        "    dd = datasets.load_dataset(release, config, cache_dir=sys.argv[3])\n"
+        "    assert list(dd) == splits, (config, list(dd))\n"
+        "warnings.resetwarnings()\n"
+        "base = transformers.AutoModelForCausalLM.from_pretrained(resolve_base(adapter), dtype=torch.float32)\n"
+        "model = PeftModel.from_pretrained(base, adapter)\n"
+        "print('loaded', type(model).__name__, len(dd['eval']))\n"
+    )
+    moved = copy / Path(adapter_dir).name
+    loaded = run([sys.executable, "-c", user, release_dir, str(moved), str(root / "hf-cache")], env, root)
+    assert loaded.stdout.startswith("loaded PeftModel"), loaded.stdout + loaded.stderr
+    card = (moved / "README.md").read_text(encoding="utf-8")
+    assert "**TOY MODEL.**" in card and f"held-out tasks of release `{version}`" in card and "Verdict:" in card
     # The summary: one line per domain (tasks, ok rows, pass rate, calls, ...) and where things went.
     out = proc.stdout.splitlines()
     header = next(i for i, line in enumerate(out) if line.startswith("domain") and "pass rate" in line)

@@ -41,7 +41,7 @@ def test_asset_graph_edges(refinery):
         "expert_reviews": set(),
         "eval_tasks": {"seed_tasks"},
         "sft_dataset": {"judged_cot", "raw_cot", "eval_tasks"},
-        "sft_export": {"sft_dataset", "eval_tasks", "judged_cot"},
+        "sft_export": {"sft_dataset", "eval_tasks", "judged_cot", "curated_seeds", "seed_tasks", "raw_cot"},
         "lora_adapter": {"sft_export"},
         "student_eval": {"sft_export", "lora_adapter"},
     }

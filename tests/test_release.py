@@ -170,3 +170,109 @@ def test_sft_dataset_metadata_counts_every_drop_reason(paths, sims):
     assert counts["eval_task"] >= 2 and counts["not_best_sample"] >= 1
     assert "| reason | rows |" in meta["dropped"].value
     assert not find_pii("\n".join(kept["answer"].to_list() + kept["instruction"].to_list()))
+
+
+CARD_CONFIGS = {"default": ("train.jsonl", "validation.jsonl"),
+                "prompt_completion": ("prompt_completion/train.jsonl", "prompt_completion/validation.jsonl"),
+                "eval": ("eval.jsonl",)}
+
+
+def test_card_loads_in_datasets_without_warning_and_the_funnel_adds_up(paths, sims, tmp_path):
+    """`datasets.load_dataset(<release>, config)` reads the card's YAML with no warning, names the splits
+    as the files are named, and the card's funnel matches the warehouse tables stage by stage."""
+    import logging
+    import warnings
+
+    import datasets
+
+    from anka_assets.release import FUNNEL_COLUMNS, funnel_problems
+    from tests.conftest import write_seed
+
+    # A third known domain that is never built: the release must say it is missing.
+    write_seed(Path(paths.seeds_dir), "cografya", """
+        domain: cografya
+        tasks:
+          - instruction: "Türkiye'nin iklim bölgelerini yağış rejimleri bakımından karşılaştırınız."
+            sensitivity: public
+        """)
+    result = build(paths, sims, domains=("hukuk", "tarih"), samples=2, expand_to=5)
+    meta = result.asset_materializations_for_node("sft_export")[0].metadata
+    release = Path(paths.exports_dir) / meta["release_version"].value
+    assert meta["domains_covered"].value == ["hukuk", "tarih"]
+    assert meta["domains_missing"].value == {"cografya": "no stored rows"}
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(level=logging.WARNING)
+    handler.emit = records.append
+    logger = logging.getLogger("datasets")
+    logger.addHandler(handler)
+    datasets.logging.set_verbosity_warning()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loaded = {config: datasets.load_dataset(str(release), config, cache_dir=str(tmp_path / "hf-cache"))
+                      for config in CARD_CONFIGS}
+    finally:
+        logger.removeHandler(handler)
+    assert [r.getMessage() for r in records] == [] and [str(w.message) for w in caught] == []
+    for config, names in CARD_CONFIGS.items():
+        assert list(loaded[config]) == [Path(n).stem for n in names], config  # split names = file names
+        for name in names:
+            lines = (release / name).read_text(encoding="utf-8").splitlines()
+            assert len(loaded[config][Path(name).stem]) == len(lines) > 0, name
+    assert loaded["eval"]["eval"].features["reference"].dtype == "string"
+
+    card = (release / "README.md").read_text(encoding="utf-8")
+    assert "split: test" not in card and "Funnel per domain" in card
+    assert "Known domains missing from this release: cografya (no stored rows)" in card
+
+    # The funnel against the stored tables, stage by stage, and every stage = previous minus its drops.
+    funnel = meta["funnel_by_domain"].value
+    tables = {name: read_table(paths, name) for name in
+              ("curated_seeds", "seed_tasks", "raw_cot", "judged_cot", "sft_dataset", "sft_export")}
+    for domain in ("hukuk", "tarih"):
+        row = funnel[domain]
+        assert set(row) == set(FUNNEL_COLUMNS) and funnel_problems(row) == [], (domain, row)
+        of = {name: t.filter(pl.col("domain") == domain) for name, t in tables.items()}
+        judged = of["judged_cot"]
+        assert row["seeds"] == len(of["curated_seeds"]) > 0
+        assert (row["tasks"], row["tasks_expanded"]) == (len(of["seed_tasks"]),
+                                                         int((of["seed_tasks"]["origin"] == "expanded").sum()))
+        assert row["tasks_expanded"] > 0
+        assert (row["chains"], row["chains_ok"]) == (len(of["raw_cot"]), int((of["raw_cot"]["status"] == "ok").sum()))
+        assert row["passed"] == int(judged["passed"].sum()) > 0
+        assert row["sft_rows"] == len(of["sft_dataset"]) > 0
+        assert row["exported"] == int(of["sft_export"]["split"].is_in(["train", "validation"]).sum())
+        assert row["held_out_eval"] == int((judged["passed"] & judged["seed_id"].is_in(
+            read_table(paths, "eval_tasks")["seed_id"].implode())).sum()) > 0
+    assert funnel["ALL"]["exported"] == sum(len(loaded["default"][s]) for s in ("train", "validation"))
+
+
+def test_funnel_row_counts_each_chain_once_and_never_guesses_unknown_drops():
+    from anka_assets.assets.sft_export import coverage
+    from anka_assets.release import funnel_problems, funnel_row, funnel_total, reject_category
+
+    assert reject_category(["low_accuracy", "personal_data"]) == "judge"
+    assert reject_category(["judge_error"]) == "judge" and reject_category(["expert_reject"]) == "judge"
+    assert reject_category(["personal_data", "refusal"]) == "personal_data"
+    assert reject_category(["wrong_language_answer", "repetition"]) == "signals"
+    judged = [("ok", True, []), ("ok", True, []), ("ok", False, ["low_accuracy"]), ("ok", False, ["refusal"]),
+              ("ok", False, ["personal_data"]), ("failed", False, ["teacher_failed"])]
+    drops = {"not_passed": 4, "eval_task": 1, "not_best_sample": 0, "pii_meaningless": 0, "exact_duplicate": 0,
+             "near_duplicate": 0}
+    row = funnel_row(seeds=2, task_origins=["curated", "curated", "expanded"],
+                     chain_statuses=["ok"] * 5 + ["failed"], judged=judged, sft_drops=drops, sft_rows=1,
+                     export_drops={"contaminated": 1}, exported=0)
+    assert (row["chains_failed"], row["rejected_judge"], row["rejected_signals"], row["rejected_personal_data"],
+            row["passed"], row["held_out_eval"], row["contaminated"]) == (1, 1, 1, 1, 2, 1, 1)
+    assert funnel_problems(row) == []
+    assert funnel_problems({**row, "sft_rows": 2}) == [
+        "passed 2 != held_out_eval + not_best_sample + dropped_personal_data + dropped_duplicates + sft_rows (3)",
+        "sft_rows 2 != export_duplicates + contaminated + exported (1)"]
+    unknown = funnel_row(seeds=2, task_origins=[], chain_statuses=[], judged=[], sft_drops=None, sft_rows=1,
+                         export_drops={}, exported=1)
+    assert unknown["held_out_eval"] is None and funnel_problems(unknown) == []  # unknown parts are not summed
+    assert funnel_total({"a": row, "b": unknown})["held_out_eval"] is None
+    assert funnel_total({"a": row, "b": row})["passed"] == 4
+    assert coverage(["a", "b", "c"], {"a": row, "b": {**row, "exported": 3}}) == (
+        ["b"], {"a": "every row dropped at export", "c": "no stored rows"})

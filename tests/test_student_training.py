@@ -105,3 +105,58 @@ def test_messages_mode_and_bad_release(refinery, tmp_path):
                                                         "adapters_dir": str(tmp_path / "a")}}}},
     )
     assert ok.success and read_table(refinery, "adapter_registry")["steps"].to_list() == [2]
+
+
+def test_adapter_folder_has_its_own_card_and_loads_from_a_copied_registry(refinery, tmp_path, monkeypatch):
+    """The adapter folder carries an ANKA model card (not PEFT's template) and a base reference relative to
+    the registry, so the adapters folder copied elsewhere (the original moved away) loads with PEFT."""
+    import shutil
+
+    import torch
+    import transformers
+    from peft import AutoPeftModelForCausalLM, PeftModel
+    from safetensors.torch import load_file
+
+    from anka_assets.student.model_card import NOT_EVALUATED, resolve_base, write_evaluation
+
+    assert train_run(refinery, tmp_path, max_steps=3).success
+    current = read_table(refinery, "lora_adapter").row(0, named=True)
+    reg = read_table(refinery, "adapter_registry").row(0, named=True)
+    adapter_dir = Path(current["adapter_dir"])
+    base_hash = Path(current["base_model_path"]).name
+    config = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+    assert config["base_model_name_or_path"] == f"../base/{base_hash}"
+
+    card = (adapter_dir / "README.md").read_text(encoding="utf-8")
+    assert "More Information Needed" not in card  # PEFT's empty template is gone
+    for needle in (f"# ANKA student LoRA adapter `{current['version']}`", "**TOY MODEL.**", "`r-test-0001`",
+                   "| domains covered | cografya, hukuk, tarih |", "| r | `8` |", "| learning_rate | `0.01` |",
+                   f"training loss: {reg['train_loss']:.4f} (mean over the run)",
+                   f"validation loss after training: {reg['validation_loss']:.4f}", "logged steps: 3", NOT_EVALUATED,
+                   "- toy-model", "PeftModel.from_pretrained"):
+        assert needle in card, needle
+    assert "\nbase_model:" not in card.split("\n---\n", 1)[0]  # the toy is no hub model
+
+    # Re-materializing (reused, not retrained) keeps an evaluation student_eval wrote into the card.
+    write_evaluation(adapter_dir, "Ölçüm: adaptör kazandı.")
+    again = train_run(refinery, tmp_path, max_steps=3)
+    assert adapter_metadata(again)["retrained"].value is False
+    card = (adapter_dir / "README.md").read_text(encoding="utf-8")
+    assert "Ölçüm: adaptör kazandı." in card and NOT_EVALUATED not in card
+
+    # Copy the registry elsewhere and move the original away: nothing may point back at it.
+    copy = tmp_path / "elsewhere" / "adapters"
+    shutil.copytree(tmp_path / "adapters", copy)
+    (tmp_path / "adapters").rename(tmp_path / "moved-away")
+    moved = copy / adapter_dir.name
+    base = resolve_base(moved)
+    assert base == str((copy / "base" / base_hash).resolve())
+    probe = load_file(str(moved / PROBE_FILE))
+    model = PeftModel.from_pretrained(
+        transformers.AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32), str(moved)).eval()
+    with torch.no_grad():
+        assert torch.allclose(model(input_ids=probe["input_ids"]).logits, probe["logits"], atol=1e-5)
+    monkeypatch.chdir(moved)  # AutoPeft resolves the relative base against the working directory
+    auto = AutoPeftModelForCausalLM.from_pretrained(".", dtype=torch.float32).eval()
+    with torch.no_grad():
+        assert torch.allclose(auto(input_ids=probe["input_ids"]).logits, probe["logits"], atol=1e-5)

@@ -4,7 +4,9 @@ Reads the release through `sft_export`; trains on its train split (completion-on
 `prompt`/`completion` rows by default, or the full `messages`) and reports the validation loss.
 The backend is Unsloth where CUDA is present, PEFT + TRL elsewhere (`student.training.choose_backend`).
 The adapter's version is derived from the base model, the release version and the hyperparameters:
-a version already on disk is reused, not retrained. With no base model configured, a toy Llama is
+a version already on disk is reused, not retrained. The folder gets its own model card (README.md,
+`student.model_card`) and a portable `base_model_name_or_path` (a hub id, or the base's path relative
+to the adapter folder). With no base model configured, a toy Llama is
 built offline (`student.toy_model`) and every output says so.
 """
 
@@ -18,7 +20,7 @@ from pydantic import Field
 
 from anka_assets import settings
 from anka_assets.resources import RefineryPaths
-from anka_assets.student import registry
+from anka_assets.student import model_card, registry
 from anka_assets.student.release import ReleaseError, release_from_export, release_texts, training_rows
 from anka_assets.student.report import loss_curve_markdown, loss_table_markdown
 from anka_assets.student.toy_model import build_toy_model, is_toy
@@ -68,6 +70,21 @@ class LoraConfig(Config):
         return Path(self.adapters_dir) if self.adapters_dir else settings.adapters_dir()
 
 
+def card_facts(sft_export: pl.DataFrame, release, version: str, label: str, base_reference: str,
+               hp: Hyperparameters, result, toy: bool) -> model_card.AdapterFacts:
+    """What the adapter's card states, from the release table, its manifest and the training result."""
+    splits = sft_export.filter(pl.col("split").is_in(["train", "validation"]))
+    manifest = release.path("release.json")
+    missing = json.loads(manifest.read_text(encoding="utf-8")).get("domains_missing", {}) if manifest.is_file() else {}
+    return model_card.AdapterFacts(
+        version=version, base_model=label, base_reference=base_reference, release_version=release.version,
+        domains=sorted(set(splits["domain"].to_list())), missing_domains=missing,
+        hyperparameters=json.loads(hp.to_json()), backend=result.backend, steps=result.steps,
+        train_rows=int((splits["split"] == "train").sum()), validation_rows=int((splits["split"] == "validation").sum()),
+        train_loss=result.train_loss, validation_loss=result.validation_loss, tokens=result.tokens,
+        wall_time_s=result.wall_time_s, hardware=result.hardware, toy=toy, loss_curve=result.loss_curve)
+
+
 @asset(
     name="lora_adapter",
     ins={"sft_export": AssetIn(key=AssetKey("sft_export"))},
@@ -103,6 +120,9 @@ def lora_adapter(context: AssetExecutionContext, config: LoraConfig, paths: Refi
         result = train_adapter(base_path, train, validation, hp, adapter_dir, backend, log=context.log)
     else:
         context.log.info("adapter %s already trained: reusing %s", version, adapter_dir)
+    base_reference = model_card.make_portable(adapter_dir, base_path)
+    card = model_card.write_card(adapter_dir, card_facts(sft_export, release, version, label, base_reference, hp,
+                                                         result, toy))
     row = registry.register(paths.warehouse, {
         "version": version, "adapter_dir": str(adapter_dir.resolve()), "base_model": label,
         "base_model_path": str(Path(base_path).resolve()) if Path(base_path).is_dir() else base_path,
@@ -117,6 +137,8 @@ def lora_adapter(context: AssetExecutionContext, config: LoraConfig, paths: Refi
     yield Output(table, metadata={
         "version": version,
         "adapter_dir": MetadataValue.path(str(adapter_dir)),
+        "model_card": MetadataValue.path(str(card)),
+        "base_model_name_or_path": base_reference,
         "base_model": label,
         "toy_model": toy,
         "release_version": release.version,

@@ -5,7 +5,8 @@ the held-out `eval_tasks`; per seed the best sample (expert approval, then judge
 passing sample; personal data redacted with typed placeholders (`[TCKN]`, `[TELEFON]`, ...), or the
 row dropped when little would be left; exact and near-duplicates removed on a Turkish-aware key
 (MinHash over character shingles, rensa); a deterministic train/validation split by the seed's hash.
-Every dropped row is counted by reason (`cleaning.DROP_REASONS`) in the materialization metadata.
+Every dropped row is counted by reason (`cleaning.DROP_REASONS`) in the materialization metadata and in
+`anka.sft_drops` (`drop_ledger`), which the release's funnel reads.
 """
 
 from collections import Counter
@@ -15,6 +16,7 @@ import polars as pl
 from dagster import AssetExecutionContext, Config, MetadataValue, Output, PartitionsDefinition
 from pydantic import Field
 
+from anka_assets import drop_ledger
 from anka_assets.assets import domain_table
 from anka_assets.cleaning import (
     DedupSettings,
@@ -27,6 +29,7 @@ from anka_assets.cleaning import (
     split_of,
 )
 from anka_assets.metadata import add_domain_metadata, md_counts, md_preview, md_table
+from anka_assets.resources import RefineryPaths
 from anka_assets.schemas import SFT_DATASET_DTYPES, SftDatasetType
 from anka_assets.text.normalize import content_hash
 
@@ -135,14 +138,16 @@ def build_sft_dataset(partitions_def: PartitionsDefinition):
         "every passing sample per seed, personal data redacted with typed placeholders, exact and near-duplicates "
         "removed (MinHash on a Turkish-aware key), split into train/validation by hash. Drops counted by reason.",
     )
-    def sft_dataset(context: AssetExecutionContext, config: SftDatasetConfig, judged_cot: pl.DataFrame,
-                    raw_cot: pl.DataFrame, eval_tasks: pl.DataFrame):
+    def sft_dataset(context: AssetExecutionContext, config: SftDatasetConfig, paths: RefineryPaths,
+                    judged_cot: pl.DataFrame, raw_cot: pl.DataFrame, eval_tasks: pl.DataFrame):
         frames = []
         for domain in context.partition_keys:
             judged = judged_cot.filter(pl.col("domain") == domain)
             df, dropped, kinds, examples = clean_domain(judged, raw_cot.filter(pl.col("domain") == domain),
                                                         eval_tasks.filter(pl.col("domain") == domain), config)
             frames.append(df)
+            # the release's funnel reads these counts (the table keeps only what was kept)
+            drop_ledger.record(paths.warehouse, domain, drop_counts(dropped), df["row_id"].to_list())
             add_domain_metadata(context, domain, domain_metadata(df, judged, dropped, kinds, examples))
         df = pl.concat(frames) if frames else pl.DataFrame(schema=SFT_DATASET_DTYPES)
         yield Output(df, metadata={"selection": config.selection})

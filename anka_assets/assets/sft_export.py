@@ -3,7 +3,8 @@
 Cross-domain dedup, decontamination against `eval_tasks` (word 8-grams after Turkish folding plus a
 character-window check), then `<exports_dir>/<release_version>/` with `train.jsonl` /
 `validation.jsonl` (`messages`), `prompt_completion/`, `eval.jsonl`, `parquet/`, `hf/` (DatasetDict),
-a dataset card and a manifest (see `release.py` and docs). Same inputs → same version → no files
+a dataset card (the funnel per domain from the stored tables, the domains covered and missing) and a
+manifest (see `release.py` and docs). Same inputs → same version → no files
 written. Blocking checks: valid chats, no personal data in any exported text, no train/eval overlap;
 when one fails the release is withheld (not written) and the run fails.
 """
@@ -17,6 +18,7 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    PartitionsDefinition,
     Config,
     MetadataValue,
     Output,
@@ -24,6 +26,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from anka_assets import drop_ledger
 from anka_assets.assets.curated_seeds import domain_labels
 from anka_assets.cleaning import DedupSettings, dedup, drop_counts, rank_samples, redact_sample
 from anka_assets.metadata import md_table
@@ -34,6 +37,10 @@ from anka_assets.release import (
     eval_overlaps,
     example,
     example_text,
+    funnel_markdown,
+    funnel_problems,
+    funnel_row,
+    funnel_total,
     invalid_chats,
     pii_findings,
     prompt_completion,
@@ -102,7 +109,45 @@ def generation_params(context: AssetExecutionContext) -> dict[str, Any]:
     return out
 
 
-def build_sft_export():
+def funnel(curated_seeds: pl.DataFrame, seed_tasks: pl.DataFrame, raw_cot: pl.DataFrame, judged_cot: pl.DataFrame,
+           sft_dataset: pl.DataFrame, ledger: dict, export_drops: dict[str, Counter],
+           exported: Counter) -> dict[str, dict[str, Any]]:
+    """Every domain's funnel from the stored tables and this export's own drops."""
+    domains = sorted(set(curated_seeds["domain"]) | set(seed_tasks["domain"]) | set(raw_cot["domain"])
+                     | set(judged_cot["domain"]) | set(sft_dataset["domain"]))
+    out = {}
+    for d in domains:
+        sft = sft_dataset.filter(pl.col("domain") == d)
+        judged = judged_cot.filter(pl.col("domain") == d)
+        out[d] = funnel_row(
+            seeds=int((curated_seeds["domain"] == d).sum()),
+            task_origins=seed_tasks.filter(pl.col("domain") == d)["origin"].to_list(),
+            chain_statuses=raw_cot.filter(pl.col("domain") == d)["status"].to_list(),
+            judged=zip(judged["teacher_status"].to_list(), judged["passed"].to_list(),
+                       judged["reject_reasons"].to_list()),
+            sft_drops=drop_ledger.matching(ledger, d, sft["row_id"].to_list()),
+            sft_rows=len(sft), export_drops=export_drops.get(d, Counter()), exported=exported.get(d, 0))
+    return out
+
+
+def coverage(known: list[str], rows: dict[str, dict[str, Any]]) -> tuple[list[str], dict[str, str]]:
+    """(domains with exported rows, {known domain without any: why}). Pure."""
+    covered = sorted(d for d, r in rows.items() if r["exported"])
+    missing = {}
+    for d in sorted(set(known) - set(covered)):
+        r = rows.get(d)
+        if r is None:
+            missing[d] = "no stored rows"
+            continue
+        stage = next((name for name, col in (("curated_seeds", "seeds"), ("seed_tasks", "tasks"),
+                                               ("raw_cot", "chains"), ("judged_cot passed", "passed"),
+                                               ("sft_dataset", "sft_rows")) if not r[col]), None)
+        missing[d] = f"no {stage} rows" if stage else "every row dropped at export"
+    return covered, missing
+
+
+def build_sft_export(partitions_def: PartitionsDefinition | None = None):
+    """`partitions_def`: the known domains (seed files), so the card can name those missing from a release."""
     @asset(
         name="sft_export",
         group_name="release",
@@ -122,7 +167,8 @@ def build_sft_export():
         "Parquet, a datasets.DatasetDict and a dataset card; content-addressed version.",
     )
     def sft_export(context: AssetExecutionContext, config: SftExportConfig, paths: RefineryPaths,
-                   sft_dataset: pl.DataFrame, eval_tasks: pl.DataFrame, judged_cot: pl.DataFrame):
+                   sft_dataset: pl.DataFrame, eval_tasks: pl.DataFrame, judged_cot: pl.DataFrame,
+                   curated_seeds: pl.DataFrame, seed_tasks: pl.DataFrame, raw_cot: pl.DataFrame):
         layout = config.layout()
         dedup_settings = DedupSettings(threshold=config.dedup_threshold)
         rows = rank_samples(sft_dataset).sort(["domain", "seed_id", "sample_index"]).to_dicts()
@@ -130,8 +176,12 @@ def build_sft_export():
                                  -(r["kulturel_uygunluk"] or 0), r["domain"], r["seed_id"], r["sample_index"]))
         examples = [example(r, layout) for r in rows]
         dropped: Counter[str] = Counter()
+        by_domain: dict[str, Counter] = {}  # this export's drops per domain and reason, for the funnel
         reasons, _ = dedup([example_text(e) for e in examples], dedup_settings)
-        dropped.update(r for r in reasons if r)
+        for r, why in zip(rows, reasons):
+            if why:
+                dropped[why] += 1
+                by_domain.setdefault(r["domain"], Counter())[why] += 1
         keep = [(r, e) for r, e, why in zip(rows, examples, reasons) if why is None]
 
         evals, eval_redactions = eval_rows(eval_tasks, judged_cot, layout)
@@ -142,6 +192,10 @@ def build_sft_export():
             eval_ids = set(eval_tasks["seed_id"].to_list())
             clean = [(r, e) for r, e in keep if r["seed_id"] not in eval_ids and index.hit(example_text(e)) is None]
             dropped["contaminated"] += len(keep) - len(clean)
+            kept_ids = {id(e) for _, e in clean}
+            for r, e in keep:
+                if id(e) not in kept_ids:
+                    by_domain.setdefault(r["domain"], Counter())["contaminated"] += 1
             keep = clean
         keep.sort(key=lambda re: (re[0]["domain"], re[0]["seed_id"], re[0]["sample_index"]))
         files: dict[str, list[dict]] = {"eval": evals}
@@ -149,6 +203,17 @@ def build_sft_export():
             files[split] = [e for r, e in keep if r["split"] == split]
             files[f"prompt_completion/{split}"] = [prompt_completion(e) for e in files[split]]
 
+        exported = Counter(e["domain"] for split in ("train", "validation") for e in files[split])
+        funnel_rows = funnel(curated_seeds, seed_tasks, raw_cot, judged_cot, sft_dataset,
+                             drop_ledger.read(paths.warehouse), by_domain, exported)
+        known = list(partitions_def.get_partition_keys()) if partitions_def is not None else list(funnel_rows)
+        covered, missing = coverage(known, funnel_rows)
+        for d, r in funnel_rows.items():
+            for problem in funnel_problems(r):
+                context.log.warning("funnel of %s does not add up: %s", d, problem)
+        if missing:
+            context.log.warning("release covers %s; known domains missing: %s", ", ".join(covered) or "no domain",
+                                "; ".join(f"{d} ({why})" for d, why in missing.items()))
         bad_chats = invalid_chats(files)
         pii = pii_findings(files)
         overlaps = eval_overlaps(files["train"] + files["validation"], evals, index)
@@ -181,18 +246,23 @@ def build_sft_export():
             "training_rows_redacted": int((sft_dataset["redacted_kinds"].list.len() > 0).sum()),
             "placeholders_in_eval_references": eval_redactions,
         }
-        version = release_version(files, {**settings, "models": models, "name": config.name, "license": config.license})
+        # the card's funnel and coverage are part of the version: a changed card is a new release
+        version = release_version(files, {**settings, "models": models, "name": config.name, "license": config.license,
+                                          "funnel": funnel_rows, "domains_covered": covered,
+                                          "domains_missing": missing})
         release_dir = paths.exports_path / version
         passed = not bad_chats and not pii and not overlaps
         written = False
         if passed:
             card = dataset_card(version=version, name=config.name, license=config.license, files=files,
                                 counts=counts, layout=layout, settings=settings, kvkk=kvkk, models=models,
-                                dropped=drop_counts(dropped))
+                                dropped=drop_counts(dropped), funnel=funnel_rows, covered=covered,
+                                missing=missing)
             manifest = {"version": version, "name": config.name,
                         "counts": {d: dict(c) for d, c in sorted(counts.items())},
                         "splits": {k: len(v) for k, v in files.items()}, "layout": layout.describe(),
-                        "settings": settings, "models": models, "kvkk": kvkk, "dropped_at_export": drop_counts(dropped)}
+                        "settings": settings, "models": models, "kvkk": kvkk, "dropped_at_export": drop_counts(dropped),
+                        "domains_covered": covered, "domains_missing": missing, "funnel": funnel_rows}
             release_dir, written = write_release(paths.exports_path, version, files, card, manifest)
             context.log.info(f"release {version} {'written to' if written else 'already at'} {release_dir}")
         else:
@@ -224,6 +294,10 @@ def build_sft_export():
                 [(d, c.get("train", 0), c.get("validation", 0), c.get("eval", 0)) for d, c in sorted(counts.items())],
                 ["domain", "train", "validation", "eval"])),
             **{f"dropped_{k}": v for k, v in drop_counts(dropped).items() if k in ("exact_duplicate", "near_duplicate", "contaminated")},
+            "domains_covered": MetadataValue.json(covered),
+            "domains_missing": MetadataValue.json(missing),
+            "funnel": MetadataValue.md(funnel_markdown(funnel_rows)),
+            "funnel_by_domain": MetadataValue.json({**funnel_rows, "ALL": funnel_total(funnel_rows)}),
         })
         yield AssetCheckResult(check_name="valid_chats", passed=not bad_chats,
                                metadata={"invalid": len(bad_chats), "examples": MetadataValue.json(bad_chats[:20])})

@@ -7,7 +7,8 @@ public Turkish benchmark.
   at random), giving the adapter's win rate;
 - TurkMorfBench's core set by option log-likelihood (a sample on the toy model), and TurkishMMLU
   through lm-eval when a local copy is configured.
-The `adapter_beats_base` check warns when the adapter is not better than its base.
+The `adapter_beats_base` check warns when the adapter is not better than its base. The figures and
+the verdict are written into the evaluation section of the adapter's model card (README.md).
 """
 
 import time
@@ -33,7 +34,7 @@ from anka_assets.metadata import md_table
 from anka_assets.model_calls import call_figures, status_metadata
 from anka_assets.model_tasks import PAIRWISE, run_task
 from anka_assets.resources import RefineryPaths
-from anka_assets.student import evaluation, turkmorf
+from anka_assets.student import evaluation, model_card, turkmorf
 from anka_assets.student.deps import cuda_available
 from anka_assets.student.release import eval_tasks, release_from_export
 
@@ -140,11 +141,13 @@ def student_eval(context: AssetExecutionContext, config: StudentEvalConfig, path
     rows = evaluation.pairwise_rows(tasks, plans, base_answers, adapter_answers,
                                     domain_labels(sft_export))  # the seed files' labels, stored
     gateway = judge.open_gateway(paths.warehouse, log=context.log)
-    judged = run_task(PAIRWISE, gateway, rows, asset="student_eval", partition=None, run_id=context.run_id,
+    # empty answers lose without the judge; one payload is asked once whatever its cache key
+    judging = evaluation.plan_judging(rows, PAIRWISE.variables)
+    judged = run_task(PAIRWISE, gateway, judging.ask, asset="student_eval", partition=None, run_id=context.run_id,
                       params={"temperature": config.judge_temperature, "max_tokens": config.judge_max_tokens},
-                      max_repairs=config.max_repairs) if rows else None
+                      max_repairs=config.max_repairs) if judging.ask else None
     answers = judged.answers if judged else []
-    outcomes = evaluation.task_outcomes(plans, [a.parsed for a in answers])
+    outcomes = evaluation.task_outcomes(plans, evaluation.plan_verdicts(judging, [a.parsed for a in answers]))
     rows = evaluation.domain_rows(tasks, base_nll, adapter_nll, outcomes)
 
     limit = config.turkmorf_limit if config.turkmorf_limit >= 0 else (TOY_TURKMORF_SAMPLE if toy else None)
@@ -178,6 +181,10 @@ def student_eval(context: AssetExecutionContext, config: StudentEvalConfig, path
         pl.lit(gateway.settings.model).alias("judge_model"))
     overall = next(r for r in rows if r["domain"] == "ALL")
     passed, failures = beats_base(overall, config.min_win_rate)
+    card = model_card.write_evaluation(adapter["adapter_dir"], model_card.evaluation_markdown(
+        report_markdown(rows, toy, adapter["version"], notes), release_version=release.version,
+        trained_on=adapter["release_version"], judge_model=gateway.settings.model, tasks=len(tasks),
+        passed=passed, failures=failures))
     preview = [(t.domain, t.instruction, b, a, o) for t, b, a, o in
                zip(tasks, base_answers, adapter_answers, outcomes)][:6]
     yield Output(df, metadata={
@@ -189,8 +196,11 @@ def student_eval(context: AssetExecutionContext, config: StudentEvalConfig, path
         "generation_backend": "vllm" if use_vllm else "transformers",
         "wall_time_s": MetadataValue.float(round(time.perf_counter() - started, 2)),
         "report": MetadataValue.md(report_markdown(rows, toy, adapter["version"], notes)),
+        "adapter_card": MetadataValue.path(str(card)),
         "answers_preview": MetadataValue.md(md_table(preview, ["domain", "task", "base", "adapter", "judged"], 60)),
         **status_metadata([a.status for a in answers], prefix="judge_status"),
+        "judge_settled_empty_answer": judging.settled,
+        "judge_shared_payload": judging.shared,
         **call_figures(judged.calls if judged else CallLedger(), prefix="judge_"),
         **gen_meta,
     })

@@ -3,12 +3,15 @@ answers, and pairwise judge verdicts combined into a win rate per domain.
 
 The model side runs transformers on CPU (one model load: the adapter is switched off with
 `disable_adapter()` for the base) or vLLM with `enable_lora=True` and a `LoRARequest` on CUDA.
-Combining verdicts and rates is pure and tested on its own.
+Combining verdicts and rates is pure and tested on its own. An empty answer loses without asking the
+judge (both empty: a tie), and one payload is asked once even when two rows (the two orders of a pair
+with identical answers) would give it two cache keys (`plan_judging`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import random
 from collections import defaultdict
@@ -145,6 +148,73 @@ def pairwise_rows(tasks: Sequence[EvalTask], plans: Sequence[PairPlan], base_ans
                          "domain_label": (labels or {}).get(task.domain) or default_domain_label(task.domain),
                          "answer_a": answers[a], "answer_b": answers[b], "reference": task.reference})
     return rows
+
+
+#: The reason recorded for a verdict settled without the judge (an empty answer loses; two empty ones tie).
+EMPTY_A, EMPTY_B, EMPTY_BOTH = "A boş cevap verdi.", "B boş cevap verdi.", "İki cevap da boş."
+
+
+def settled_verdict(answer_a: str | None, answer_b: str | None) -> PairwiseVerdict | None:
+    """The verdict when an answer is empty (the empty one loses; both empty: a tie), else None (ask the judge)."""
+    a_empty, b_empty = not (answer_a or "").strip(), not (answer_b or "").strip()
+    if a_empty and b_empty:
+        return PairwiseVerdict("berabere", EMPTY_BOTH)
+    if a_empty:
+        return PairwiseVerdict("B", EMPTY_A)
+    if b_empty:
+        return PairwiseVerdict("A", EMPTY_B)
+    return None
+
+
+@dataclass(frozen=True)
+class JudgePlan:
+    """Which pairwise rows go to the judge. `ask`: the rows to send, one per distinct payload; `routes[i]`:
+    for row i either ("settled", verdict) or ("asked", index into `ask`)."""
+
+    ask: list[dict]
+    routes: list[tuple[str, Any]]
+
+    @property
+    def settled(self) -> int:
+        return sum(kind == "settled" for kind, _ in self.routes)
+
+    @property
+    def shared(self) -> int:
+        """Rows answered by another row's request (the same payload under another cache key)."""
+        return len(self.routes) - self.settled - len(self.ask)
+
+
+def payload_key(row: Mapping[str, Any], variables) -> str:
+    """What makes a pairwise request's text and labels: the template variables and the KVKK label (not the
+    order or the seed id, which only change its cache key)."""
+    return json.dumps([variables(row), row.get("sensitivity")], ensure_ascii=False, sort_keys=True)
+
+
+def plan_judging(rows: Sequence[Mapping[str, Any]], variables) -> JudgePlan:
+    """Empty answers are settled here; identical payloads (the two orders of a pair whose answers are the
+    same, or two tasks with the same text and answers) are asked once and share the verdict.
+    `variables`: the task's row -> template variables (`model_tasks.PAIRWISE.variables`). Pure."""
+    ask: list[dict] = []
+    first: dict[str, int] = {}
+    routes: list[tuple[str, Any]] = []
+    for row in rows:
+        verdict = settled_verdict(row["answer_a"], row["answer_b"])
+        if verdict is not None:
+            routes.append(("settled", verdict))
+            continue
+        key = payload_key(row, variables)
+        if key not in first:
+            first[key] = len(ask)
+            ask.append(dict(row))
+        routes.append(("asked", first[key]))
+    return JudgePlan(ask, routes)
+
+
+def plan_verdicts(plan: JudgePlan, asked: Sequence[PairwiseVerdict | None]) -> list[PairwiseVerdict | None]:
+    """One verdict per pairwise row, from the settled ones and the judge's answers to `plan.ask`."""
+    if len(asked) != len(plan.ask):
+        raise ValueError(f"{len(asked)} judge verdicts for {len(plan.ask)} requests")
+    return [value if kind == "settled" else asked[value] for kind, value in plan.routes]
 
 
 def winner(verdict: PairwiseVerdict | None, a_model: str) -> str | None:
