@@ -41,6 +41,12 @@ def distill(paths, teacher, judge, partition, *, samples=1, judge_cfg=None):
                        run_config={"ops": ops}, raise_on_error=False)
 
 
+def warehouse_tables(path) -> set[str]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {t for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'anka'").fetchall()}
+
+
 def req(i: int, **params) -> ModelRequest:
     return ModelRequest(messages=[{"role": "user", "content": f"Soru {i}: Tanzimat nedir?"}],
                         params={"temperature": 0.0, "max_tokens": 64, **params}, template_version="t1",
@@ -116,7 +122,7 @@ def test_probe_names_a_rejected_key_and_an_unknown_model(tmp_path):
 # -- 2. failure has consequences ---------------------------------------------------------------------------
 
 
-def test_a_domain_whose_calls_all_fail_fails_its_run_after_writing_its_rows(refinery, teacher_sim, judge_sim):
+def test_a_domain_whose_calls_all_fail_fails_its_run_and_stores_nothing(refinery, teacher_sim, judge_sim):
     teacher_sim.set_faults(FaultConfig(rate_500=1.0))
     result = distill(refinery, endpoint("teacher", teacher_sim), endpoint("judge", judge_sim), "tarih")
     assert not result.success
@@ -124,8 +130,7 @@ def test_a_domain_whose_calls_all_fail_fails_its_run_after_writing_its_rows(refi
     message = failures[0].step_failure_data.error.message
     assert "raw_cot: too many failed model calls" in message and "tarih: 2 of 2 model calls failed (100%)" in message
     assert f"HTTP 500 from {teacher_sim.base_url}/chat/completions after 1 attempt: The server had an error" in message
-    raw = read_table(refinery, "raw_cot")  # the rows were written before the run failed
-    assert raw["status"].to_list() == ["failed", "failed"] and raw["attempts"].to_list() == [1, 1]
+    assert "raw_cot" not in warehouse_tables(refinery.warehouse)  # nothing stored (tests/test_failed_calls_gate.py)
     assert judge_sim.stats()["total"] == 0  # downstream did not run
 
 
@@ -432,9 +437,8 @@ def test_build_exits_non_zero_naming_the_domain_and_the_reason(tmp_path):
     assert f"HTTP 500 from {judge.base_url}/chat/completions" in proc.stdout
     import duckdb
 
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:  # the rows were kept
-        statuses = {s for (s,) in con.execute("select judge_status from anka.judged_cot").fetchall()}
-    assert statuses == {"failed"}
+    tables = warehouse_tables(tmp_path / "warehouse.duckdb")  # the step failed before storing anything
+    assert "raw_cot" in tables and "judged_cot" not in tables
 
 
 def test_several_base_urls_are_replicas_of_one_endpoint():
