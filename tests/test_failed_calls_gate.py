@@ -227,3 +227,31 @@ def test_the_cli_with_a_failing_teacher_exits_non_zero_and_the_warehouse_keeps_t
     assert asked > 0  # the calls were made, and failed
     assert stored(paths, "expanded_tasks").equals(expanded)
     assert stored(paths, "raw_cot").equals(raw)
+
+
+@pytest.mark.slow
+def test_a_failed_student_evaluation_keeps_the_stored_evaluation(refinery, tmp_path):
+    from anka_assets.assets.lora_adapter import lora_adapter
+    from anka_assets.assets.student_eval import student_eval
+    from anka_assets.resources import warehouse_io_manager
+    from tests.student_release import stand_in_sft_export, write_release
+
+    assets = [stand_in_sft_export(write_release(tmp_path / "releases")), lora_adapter, student_eval]
+    ops = {"lora_adapter": {"config": {"max_steps": 4, "adapters_dir": str(tmp_path / "adapters")}},
+           "student_eval": {"config": {"max_new_tokens": 4, "turkmorf_limit": 0}}}
+
+    def evaluate(judge: ModelEndpoint, selection=None):
+        run_ops = {k: v for k, v in ops.items() if selection is None or k in selection}
+        return materialize(assets, selection=selection, run_config={"ops": run_ops}, raise_on_error=False, resources={
+            "io_manager": warehouse_io_manager(refinery.warehouse), "paths": refinery, "judge": judge})
+
+    with SimulatorServer() as sim:
+        assert evaluate(endpoint("judge", sim)).success
+        before = stored(refinery, "student_eval")
+        sim.set_faults(ALL_FAIL)
+        result = evaluate(endpoint("judge", sim, model="judge-model-b"), selection=["student_eval"])
+    assert not result.success
+    message = failure_message(result)
+    assert message.startswith("student_eval: too many failed model calls") and "\n" not in message
+    assert "of 2 model calls failed (100%); first error: HTTP 500 from" in message  # 2 orders per task
+    assert stored(refinery, "student_eval").equals(before)
