@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
-from dagster import MetadataValue
+from dagster import Config, MetadataValue
+from pydantic import Field
 
 from anka_assets.gateway import CallLedger, ModelGateway, ModelRequest, ModelResult
 from anka_assets.gateway.types import percentile
@@ -163,9 +164,24 @@ def repair_request(
     return replace(request, params=params, repair_attempt=attempt)
 
 
+#: The failed share of a domain's calls above which a model stage stores nothing (see :func:`gate_calls`).
+MAX_FAILED_SHARE = 0.5
+
+
+class FailedCallsGate(Config):
+    """The one setting every model stage shares (`expanded_tasks`, `raw_cot`, `judged_cot`, `student_eval`)."""
+
+    max_failed_share: float = Field(
+        default=MAX_FAILED_SHARE,
+        description="Fail the step, storing nothing (the stored rows stay as they were), when more than this "
+        "share of a domain's model calls failed, or all of them did; below it the step stores its ok and "
+        "failed rows and succeeds with a warning.",
+    )
+
+
 @dataclass(frozen=True)
 class CallHealth:
-    """How the model calls of one domain went, and whether that fails the run."""
+    """How the model calls of one domain went, and whether that fails the step."""
 
     domain: str
     asked: int  #: rows that needed a model (not blocked by KVKK)
@@ -183,8 +199,10 @@ class CallHealth:
         return self.failed > 0 and (self.share > self.threshold or self.failed == self.asked)
 
     def describe(self) -> str:
+        """One line: the domain, the failed calls and share, the first error (its whitespace folded)."""
+        error = " ".join((self.first_error or "no message").split())
         return (f"{self.domain}: {self.failed} of {self.asked} model calls failed ({self.share:.0%}); "
-                f"first error: {self.first_error}")
+                f"first error: {error}")
 
 
 def call_health(domain: str, answers: Sequence[Answer[Any]], threshold: float) -> CallHealth:
@@ -193,31 +211,50 @@ def call_health(domain: str, answers: Sequence[Answer[Any]], threshold: float) -
     return CallHealth(domain, len(asked), len(failed), failed[0].error if failed else None, threshold)
 
 
-def health_verdict(asset: str, healths: Sequence[CallHealth], log: Any = None) -> tuple[dict[str, Any], Exception | None]:
-    """(metadata, Failure to raise after the output is stored, or None). Below the threshold a warning.
+def call_healths(domains: Sequence[str], answers: Sequence[Answer[Any]], threshold: float) -> list[CallHealth]:
+    """One :class:`CallHealth` per domain, ``domains[i]`` being the domain of ``answers[i]``, in order of
+    first appearance (for a cross-domain stage such as `student_eval`). Pure."""
+    if len(domains) != len(answers):
+        raise ValueError("domains must match answers one to one")
+    by_domain: dict[str, list[Answer[Any]]] = {}
+    for domain, answer in zip(domains, answers):
+        by_domain.setdefault(domain, []).append(answer)
+    return [call_health(domain, group, threshold) for domain, group in by_domain.items()]
 
-    Raise the Failure only after yielding the Output: the rows a run has are kept (and show in the
-    warehouse), and the run is still marked failed, naming the domain and the reason.
+
+def gate_message(asset: str, healths: Sequence[CallHealth]) -> str | None:
+    """The one-line reason a step must fail, or None when every domain is within its threshold. Pure."""
+    bad = [h for h in healths if h.fails_run]
+    if not bad:
+        return None
+    return (f"{asset}: too many failed model calls (more than {bad[0].threshold:.0%} or all of them), nothing "
+            f"stored, the previous rows are kept: " + "; ".join(h.describe() for h in bad))
+
+
+def gate_calls(asset: str, healths: Sequence[CallHealth], log: Any = None) -> dict[str, Any]:
+    """The rule every model stage applies to its calls, BEFORE it yields its Output.
+
+    When any domain of the step has more than its threshold of failed calls (or all of them), raise a
+    :class:`dagster.Failure` naming the asset, the domain(s), the share and the first error: the step
+    stores nothing, so every partition (the domains that went well included, in a multi-domain run)
+    keeps the rows it had, and a re-run pays for no call twice (answers are cached by the gateway).
+    Otherwise return the metadata for the Output: a ``model_call_warning`` when some calls failed.
     """
     from dagster import Failure
 
-    bad = [h for h in healths if h.fails_run]
-    warn = [h for h in healths if h.failed and not h.fails_run]
-    meta: dict[str, Any] = {}
-    if warn:
-        text = "; ".join(h.describe() for h in warn)
-        meta["model_call_warning"] = text
-        if log is not None:
-            log.warning(f"{asset}: some model calls failed (below the threshold, the run goes on): {text}")
-    if not bad:
-        return meta, None
-    text = "; ".join(h.describe() for h in bad)
-    meta["model_call_failure"] = text
-    threshold = bad[0].threshold
-    return meta, Failure(
-        description=f"{asset}: too many failed model calls (more than {threshold:.0%} or all of them) in {text}",
-        metadata={"domains": ", ".join(h.domain for h in bad), "failed_calls": sum(h.failed for h in bad)},
-    )
+    message = gate_message(asset, healths)
+    if message is not None:
+        bad = [h for h in healths if h.fails_run]
+        raise Failure(description=message, metadata={
+            "domains": ", ".join(h.domain for h in bad), "failed_calls": sum(h.failed for h in bad),
+            "asked_calls": sum(h.asked for h in bad)})
+    warn = [h for h in healths if h.failed]
+    if not warn:
+        return {}
+    text = "; ".join(h.describe() for h in warn)
+    if log is not None:
+        log.warning(f"{asset}: some model calls failed (below the threshold, the step goes on): {text}")
+    return {"model_call_warning": text}
 
 
 def call_metrics(calls: CallLedger, prefix: str = "") -> dict[str, Any]:

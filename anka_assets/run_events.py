@@ -73,6 +73,9 @@ def describe_record(run_id: str, entry: Any):
         error = getattr(data, "error", None)
         text = root_cause(error) if error is not None else one_line(event.message or "run failed")
         return RunEvent("run_failure", run_id, text)
+    if kind == "ENGINE_EVENT" and getattr(event.event_specific_data, "error", None) is not None:
+        # e.g. the daemon could not load the code location to launch the run
+        return RunEvent("run_failure", run_id, root_cause(event.event_specific_data.error))
     if kind == "ASSET_MATERIALIZATION":
         return RunEvent("materialization", run_id, event.asset_key.to_user_string(), step=event.step_key)
     return RunEvent("log", run_id, f"{kind}: {one_line(event.message or '')}", step=event.step_key)

@@ -352,7 +352,7 @@ def test_hang_times_out_client_and_stop_is_prompt():
     time.sleep(0.2)
     started = time.monotonic()
     server.stop()
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 15  # waiting for the hanging request would take 30 s
     background.join(5)
     assert not background.is_alive()
     assert not server.running
@@ -403,7 +403,7 @@ def test_concurrency_100_parallel(sim):
     codes = asyncio.run(fire())
     elapsed = time.monotonic() - started
     assert codes == [200] * 100
-    assert elapsed < 5, elapsed
+    assert elapsed < 10, elapsed  # one after the other: 20 s; in parallel about 1 s (slack for a loaded machine)
     assert sim.stats()["ok"] == 100
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import polars as pl
 from dagster import (
     AssetExecutionContext,
-    Config,
     MetadataValue,
     Output,
     PartitionsDefinition,
@@ -29,7 +28,7 @@ from anka_assets.assets import domain_table
 from anka_assets.fallback import TeacherFallback
 from anka_assets.gateway import CallLedger, ModelEndpoint, ModelGateway
 from anka_assets.metadata import add_domain_metadata, md_counts, md_preview
-from anka_assets.model_calls import call_figures
+from anka_assets.model_calls import FailedCallsGate, call_figures, call_health, gate_calls
 from anka_assets.model_tasks import EXPANSION, TaskRun, run_task
 from anka_assets.prompts import PromptTemplate
 from anka_assets.resources import RefineryPaths
@@ -47,7 +46,7 @@ from anka_assets.text.pii import find_pii
 from anka_assets.text.signals import detect_language
 
 
-class ExpansionConfig(Config):
+class ExpansionConfig(FailedCallsGate):
     target_per_domain: int = Field(
         default=120,
         description="Tasks wanted per domain, curated + expanded (10,000 over all domains at scale). "
@@ -197,7 +196,7 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
     )
     def expanded_tasks(context: AssetExecutionContext, config: ExpansionConfig, paths: RefineryPaths,
                        teacher: ModelEndpoint, teacher_fallback: TeacherFallback, curated_seeds: pl.DataFrame):
-        frames = []
+        frames, healths = [], []
         gateway = fallback = template = None
         if teacher_fallback.configured:
             teacher_fallback.check_local()
@@ -206,7 +205,7 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
             label = labels.get(domain) or default_domain_label(domain)
             curated = tasks_from_frame(curated_seeds.filter(pl.col("domain") == domain))
             jobs = plan_expansion(curated, config)
-            accepted, parents, rejected, made, model = [], [], Counter(), CallLedger(), None
+            accepted, parents, rejected, made, model, health = [], [], Counter(), CallLedger(), None, None
             if jobs:
                 gateway = gateway or teacher.open_gateway(paths.warehouse, log=context.log)
                 if teacher_fallback.configured:
@@ -218,6 +217,8 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
                     max_repairs=config.max_repairs, fallback=fallback, template=template,
                 )
                 made = run.calls
+                health = call_health(domain, run.answers, config.max_failed_share)
+                healths.append(health)
                 model = next((a.result.model for a, by in zip(run.answers, run.handled_by)
                               if by is gateway.settings and a.result.model), None) or gateway.settings.model
                 accepted, parents, rejected = accept_candidates(
@@ -236,11 +237,14 @@ def build_expanded_tasks(partitions_def: PartitionsDefinition):
                 **{f"rejected_{k}": v for k, v in sorted(rejected.items())},
                 "rejected_by_reason": MetadataValue.md(md_counts(rejected, "reason", "candidates")),
                 **call_figures(made),
+                **({"model_call_failures": health.describe()} if health and health.failed else {}),
                 "preview": MetadataValue.md(md_preview(frame, ["seed_id", "sensitivity", "instruction"], n=10)),
             })
             context.log.info(f"{domain}: {len(accepted)} new tasks from {len(jobs)} requests; rejected {dict(rejected)}")
         df = pl.concat(frames) if frames else tasks_frame([])
+        health_meta = gate_calls("expanded_tasks", healths, context.log)  # too many failed: raises, nothing stored
         yield Output(df, metadata={  # run-wide facts; each domain's figures are on its own partition
+            **health_meta,
             "teacher_endpoint": gateway.settings.endpoint if gateway else "not asked",
             "teacher_model": gateway.settings.model if gateway else "not asked",
             "template_version": template.version if template else "not asked",

@@ -20,7 +20,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    Config,
     MetadataValue,
     Output,
     PartitionsDefinition,
@@ -34,10 +33,11 @@ from anka_assets.metadata import add_domain_metadata, md_bar_chart, md_preview, 
 from anka_assets.model_calls import (
     Answer,
     CallHealth,
+    FailedCallsGate,
     call_figures,
     call_health,
+    gate_calls,
     rate,
-    health_verdict,
     status_metadata,
 )
 from anka_assets.model_tasks import JUDGE, run_task
@@ -56,7 +56,7 @@ from anka_assets.text.signals import (
 )
 
 
-class JudgeConfig(Config):
+class JudgeConfig(FailedCallsGate):
     min_dogruluk: int = Field(default=4, description="Lowest accuracy score (1–5) that passes.")
     min_kulturel_uygunluk: int = Field(default=4, description="Lowest cultural-fit score (1–5) that passes.")
     reject_hallucination: bool = Field(default=True, description="Reject answers the judge flags as hallucinating.")
@@ -74,13 +74,6 @@ class JudgeConfig(Config):
     temperature: float = Field(default=0.0, description="Judge sampling temperature.")
     max_tokens: int = Field(default=512, description="Completion token limit per verdict.")
     max_repairs: int = Field(default=2, description="Re-asks after a malformed verdict before it is a judge_error.")
-    max_failed_share: float = Field(
-        default=0.5,
-        description="Fail the run (after writing its rows) when more than this share of a domain's judge calls "
-        "failed, or all of them did; below it the run succeeds with a warning.",
-    )
-
-
 
 
 def text_signals(steps: Sequence[str], answer: str | None) -> dict[str, Any]:
@@ -284,7 +277,7 @@ def build_judged_cot(partitions_def: PartitionsDefinition):
             frames.append(frame)
             add_domain_metadata(context, domain, domain_metadata(frame, run.calls, unmatched, health))
         df = pl.concat(frames) if frames else pl.DataFrame(schema=JUDGED_COT_DTYPES)
-        health_meta, failure = health_verdict("judged_cot", healths, context.log)
+        health_meta = gate_calls("judged_cot", healths, context.log)  # too many failed: raises, nothing stored
         yield Output(df, metadata={  # run-wide facts; each domain's figures are on its own partition
             **health_meta,
             "judge_capabilities": MetadataValue.json(dict(gateway.capabilities)),
@@ -293,7 +286,5 @@ def build_judged_cot(partitions_def: PartitionsDefinition):
             "template_version": template.version,
         })
         yield pass_rate_check(df, list(context.partition_keys), config.pass_rate_floor)
-        if failure is not None:
-            raise failure  # after the rows are stored: they stay, and the run is failed
 
     return judged_cot

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import polars as pl
 from dagster import (
     AssetExecutionContext,
-    Config,
     MetadataValue,
     Output,
     PartitionsDefinition,
@@ -29,10 +28,11 @@ from anka_assets.metadata import add_domain_metadata, md_preview
 from anka_assets.model_calls import (
     Answer,
     CallHealth,
+    FailedCallsGate,
     call_figures,
     call_health,
+    gate_calls,
     rate,
-    health_verdict,
     status_metadata,
 )
 from anka_assets.model_tasks import COT, run_task
@@ -43,7 +43,7 @@ from anka_assets.simulator import is_simulated_model
 
 
 
-class RawCotConfig(Config):
+class RawCotConfig(FailedCallsGate):
     samples_per_task: int = Field(default=1, description="Chain-of-thought samples asked of the teacher per task (n).")
     temperature: float = Field(default=0.7, description="Teacher sampling temperature.")
     max_tokens: int = Field(default=2048, description="Completion token limit per answer.")
@@ -53,11 +53,6 @@ class RawCotConfig(Config):
         "for servers without structured output.",
     )
     max_repairs: int = Field(default=1, description="Re-asks after a malformed answer before it is a parse_error.")
-    max_failed_share: float = Field(
-        default=0.5,
-        description="Fail the run (after writing its rows) when more than this share of a domain's model calls "
-        "failed, or all of them did; below it the run succeeds with a warning.",
-    )
 
 
 def row_id(seed_id: str, sample_index: int) -> str:
@@ -159,7 +154,7 @@ def build_raw_cot(partitions_def: PartitionsDefinition):
             frames.append(frame)
             add_domain_metadata(context, domain, domain_metadata(frame, run.calls, health))
         df = pl.concat(frames) if frames else pl.DataFrame(schema=RAW_COT_DTYPES)
-        health_meta, failure = health_verdict("raw_cot", healths, context.log)
+        health_meta = gate_calls("raw_cot", healths, context.log)  # too many failed: raises, nothing stored
         yield Output(df, metadata={  # run-wide facts; each domain's figures are on its own partition
             **health_meta,
             "teacher_capabilities": MetadataValue.json(dict(gateway.capabilities)),
@@ -169,7 +164,5 @@ def build_raw_cot(partitions_def: PartitionsDefinition):
             "fallback_endpoint": fallback.settings.endpoint if fallback else "none",
             "template_version": template.version,
         })
-        if failure is not None:
-            raise failure  # after the rows are stored: they stay, and the run is failed
 
     return raw_cot

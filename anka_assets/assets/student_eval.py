@@ -21,7 +21,6 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetKey,
-    Config,
     MetadataValue,
     Output,
     asset,
@@ -31,7 +30,7 @@ from pydantic import Field
 from anka_assets.assets.curated_seeds import domain_labels
 from anka_assets.gateway import CallLedger, ModelEndpoint
 from anka_assets.metadata import md_table
-from anka_assets.model_calls import call_figures, status_metadata
+from anka_assets.model_calls import FailedCallsGate, call_figures, call_healths, gate_calls, status_metadata
 from anka_assets.model_tasks import PAIRWISE, run_task
 from anka_assets.resources import RefineryPaths
 from anka_assets.student import evaluation, model_card, turkmorf
@@ -48,7 +47,7 @@ EVAL_SCHEMA = {
 }
 
 
-class StudentEvalConfig(Config):
+class StudentEvalConfig(FailedCallsGate):
     max_new_tokens: int = Field(default=48, description="Tokens generated per answer (greedy).")
     max_length: int = Field(default=1024, description="Longest prompt + reference scored for loss.")
     generation_backend: str = Field(default="auto", description="'auto' (vLLM on CUDA, else transformers), "
@@ -147,6 +146,9 @@ def student_eval(context: AssetExecutionContext, config: StudentEvalConfig, path
                       params={"temperature": config.judge_temperature, "max_tokens": config.judge_max_tokens},
                       max_repairs=config.max_repairs) if judging.ask else None
     answers = judged.answers if judged else []
+    domain_of = {t.seed_id: t.domain for t in tasks}
+    health_meta = gate_calls("student_eval", call_healths([domain_of[r["seed_id"]] for r in judging.ask], answers,
+                                                          config.max_failed_share), context.log)
     outcomes = evaluation.task_outcomes(plans, evaluation.plan_verdicts(judging, [a.parsed for a in answers]))
     rows = evaluation.domain_rows(tasks, base_nll, adapter_nll, outcomes)
 
@@ -188,6 +190,7 @@ def student_eval(context: AssetExecutionContext, config: StudentEvalConfig, path
     preview = [(t.domain, t.instruction, b, a, o) for t, b, a, o in
                zip(tasks, base_answers, adapter_answers, outcomes)][:6]
     yield Output(df, metadata={
+        **health_meta,
         "dagster/row_count": len(df),
         "adapter_version": adapter["version"],
         "toy_model": toy,
