@@ -21,7 +21,8 @@ from anka_assets.settings import SCHEMA
 FINGERPRINT_TAG = "anka/inputs_fingerprint"
 #: Columns (by name ending) that differ between a run that called the model and one served from the cache,
 #: or between two identical rebuilds: how a row was obtained, not what it holds.
-VOLATILE = ("latency_s", "ttfb_s", "cached", "attempts", "cost", "served_by", "_at", "run_id")
+VOLATILE = ("latency_s", "ttfb_s", "cached", "attempts", "cost", "prompt_tokens", "completion_tokens", "served_by",
+            "_at", "run_id")
 #: Settings that do not change what the stages make.
 IGNORED_SETTINGS = ("ANKA_PROGRESS_EVERY_S", "ANKA_LOCK_REPORT_EVERY_S", "ANKA_WAREHOUSE_LOCK_WAIT_S")
 
