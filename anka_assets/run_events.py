@@ -37,13 +37,14 @@ def _message(err: Any) -> str:
 
 
 def root_cause(error: Any) -> str:
-    """The innermost error of a chain (`cause`, then `context`) that says something; Dagster's own
-    wrappers are skipped."""
+    """The innermost error of the `raise ... from` chain (`cause`) that says something; Dagster's own
+    wrappers are skipped. `context` (an error that happened while another was being handled) is not
+    followed: there the outer error is the one that tells."""
     chain = []
     err = error
     while err is not None and len(chain) < 20:
         chain.append(err)
-        err = getattr(err, "cause", None) or getattr(err, "context", None)
+        err = getattr(err, "cause", None)
     for err in reversed(chain):
         msg = _message(err)
         if msg and not _WRAPPER.match(msg):
