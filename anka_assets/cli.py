@@ -320,11 +320,19 @@ def _quiet_libraries(verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["dev"]:  # the UI: `dagster dev` / `dg dev` that stops in seconds (devserver.py)
+        from anka_assets import devserver
+
+        _default_dagster_home()
+        return devserver.main(argv[1:])
     parser = argparse.ArgumentParser(prog="anka-refinery", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_build = sub.add_parser("build", help="materialize every asset, every (or the given) domain")
     p_build.add_argument("--domain", action="append", help="only this domain (repeatable)")
     p_build.add_argument("--verbose", action="store_true", help="also show Dagster's own event log")
+    sub.add_parser("dev", help="the UI: `dagster dev` (`--dg`: `dg dev`) with this instance, stopped within "
+                   "seconds by Ctrl-C or SIGTERM; other arguments go to it", add_help=False)
     args = parser.parse_args(argv)
     _default_dagster_home()
     _quiet_libraries(getattr(args, "verbose", False))
