@@ -48,7 +48,6 @@ def test_unreachable_teacher_fails_in_one_line_and_keeps_what_was_built(project)
     first = build(env, root, "--domain", "hukuk")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     db = root / "warehouse.duckdb"
-    before = {t: rows(db, t) for t in ("expanded_tasks", "raw_cot", "judged_cot")}
     # CLI runs are named jobs of the code location (re-executable from the UI), queued through the instance.
     (dom,) = runs_of(root, "domain_build")
     assert dom.tags["dagster/partition"] == "hukuk" and dom.remote_job_origin.location_name == "anka_assets"
@@ -59,6 +58,7 @@ def test_unreachable_teacher_fails_in_one_line_and_keeps_what_was_built(project)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "release, adapter and evaluation: reused from run" in again.stdout
     assert "TOY" not in again.stdout and len(runs_of(root, "cross_domain_build")) == 1
+    before = {t: rows(db, t) for t in ("expanded_tasks", "raw_cot", "judged_cot")}
 
     broken = {**env, "ANKA_TEACHER_BASE_URL": "http://127.0.0.1:9/v1", "ANKA_TEACHER_MODEL": "llama",
               "ANKA_TEACHER_LOCALITY": "local"}
