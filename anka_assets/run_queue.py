@@ -36,6 +36,17 @@ def daemon_alive(instance: DagsterInstance, now: float | None = None) -> bool:
     return beat is not None and (now or time.time()) - beat.timestamp <= DAEMON_FRESH_S
 
 
+def _end_with_parent() -> None:
+    """In the daemon's process before exec (Linux): SIGTERM it when the build that started it dies, even
+    by SIGKILL, so no daemon outlives its build."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @dataclass
 class RunQueue(AbstractContextManager):
     """The code location loaded once (as the daemon and the UI load it) and a daemon to launch runs."""
@@ -88,7 +99,8 @@ class RunQueue(AbstractContextManager):
         log = open(self.daemon_log, "ab")
         self._daemon = subprocess.Popen(
             [str(exe), "run", "-w", str(self.workspace_file)], stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.workspace_file.parent)
+            stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.workspace_file.parent,
+            preexec_fn=_end_with_parent)
         log.close()
 
     def stop_daemon(self, grace_s: float = 10.0, poll_s: float = 1.0) -> None:
