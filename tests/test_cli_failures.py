@@ -135,3 +135,41 @@ def test_a_locked_warehouse_is_said_out_loud_then_fails_clearly(project):
     ok = build(env, root, "--domain", "tarih")
     assert ok.returncode == 0, ok.stdout[-3000:] + ok.stderr[-3000:]
     assert rows(db, "curated_seeds")
+
+
+def daemons_of(root: Path) -> list[int]:
+    """Pids of `dagster-daemon` processes serving the instance at `root`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            env = (proc / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if any(part.endswith(b"dagster-daemon") for part in cmd[:2]) and f"DAGSTER_HOME={root}".encode() in env:
+            found.append(int(proc.name))
+    return found
+
+
+def test_a_build_killed_with_sigkill_leaves_no_daemon_and_the_next_build_completes(project):
+    root, env = project
+    proc = subprocess.Popen([CLI, "build", "--domain", "tarih"], env=env, cwd=root, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines = []
+    for line in proc.stdout:  # wait until its run has started
+        lines.append(line)
+        if "building …" in line:
+            break
+    assert daemons_of(root), "".join(lines)
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while daemons_of(root) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not daemons_of(root)  # the daemon it started ended with it
+    again = build(env, root, "--domain", "tarih")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    db = root / "warehouse.duckdb"
+    with duckdb.connect(str(db), read_only=True) as con:
+        dupes = con.execute("select count(*) - count(distinct row_id) from anka.raw_cot").fetchone()[0]
+    assert dupes == 0
