@@ -195,7 +195,7 @@ class Follower:
                 if status == "QUEUED":
                     ahead = runs_ahead(self.instance, run_id)
                     if ahead:
-                        print(f"{title}: queued behind {ahead} (the instance runs one at a time)", flush=True)
+                        print(f"{title}: queued behind {ahead} in the instance's run queue", flush=True)
                 elif status == "STARTED":
                     started = time.monotonic()
                     print(f"{title}: building … (run {run_id})", flush=True)
@@ -223,13 +223,17 @@ class Follower:
 
 def runs_ahead(instance, run_id: str) -> str:
     """The runs this one waits for (in progress, or queued before it), for a person to read."""
-    from dagster import DagsterRunStatus, RunsFilter
+    from dagster import RunsFilter
 
-    busy = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING]), limit=5)
-    if not busy:
-        return ""
-    return ", ".join(f"run {r.run_id[:8]} ({r.job_name}{', ' + r.tags['dagster/partition'] if 'dagster/partition' in r.tags else ''})"
-                     for r in busy)
+    from anka_assets.run_queue import ACTIVE
+
+    records = instance.get_run_records(RunsFilter(statuses=ACTIVE), limit=50)
+    mine = next((r for r in records if r.dagster_run.run_id == run_id), None)
+    ahead = [r.dagster_run for r in reversed(records) if r.dagster_run.run_id != run_id
+             and (mine is None or r.create_timestamp <= mine.create_timestamp)]
+    return ", ".join(f"run {r.run_id[:8]} ({r.job_name}"
+                     f"{', ' + r.tags['dagster/partition'] if 'dagster/partition' in r.tags else ''}, "
+                     f"{r.status.value.lower()})" for r in ahead[:4])
 
 
 def cross_domain_tables(defs) -> list[str]:
