@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import REPO, SMALL_SEEDS, write_seed
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.extra("train")]
 BIN = Path(sys.executable).parent
 
 #: The quote opened at line 4, column 18 is never closed: PyYAML notices only at the end of the file.

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import REPO, SMALL_SEEDS, write_seed
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.extra("train")]
 BIN = Path(sys.executable).parent
 
 

@@ -14,7 +14,7 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from tests.conftest import REPO, SMALL_SEEDS, write_seed
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.extra("train")]
 CLI = str(Path(sys.executable).parent / "anka-refinery")
 
 

@@ -17,6 +17,8 @@ from anka_assets.student import evaluation, turkmorf
 from tests.conftest import read_table
 from tests.student_release import stand_in_sft_export, write_release
 
+pytestmark = pytest.mark.extra("train")
+
 
 @pytest.mark.slow
 def test_student_eval_end_to_end(refinery, tmp_path):

@@ -13,6 +13,8 @@ from anka_assets.student.training import PROBE_FILE
 from tests.conftest import read_table
 from tests.student_release import stand_in_sft_export, write_release
 
+pytestmark = pytest.mark.extra("train")
+
 STEPS = 24
 
 

@@ -23,7 +23,7 @@ from anka_assets.gateway.types import ProbeFailed
 from tests.conftest import read_table
 from tests.tiny_teacher import build_tiny_teacher
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.extra("train")]
 
 SEL = ["curated_seeds", "expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue"]
 

@@ -10,6 +10,8 @@ import pytest
 
 from anka_assets.student import turkishmmlu
 
+pytestmark = [pytest.mark.extra("turkishmmlu"), pytest.mark.extra("train")]
+
 LETTERS = "ABCDE"
 
 BIOLOGY = [
