@@ -18,7 +18,7 @@ from stdnum.tr import tckimlik as _tckimlik
 from anka_assets.gateway.kvkk import decide_kvkk
 from anka_assets.text.pii import find_pii, redact
 from anka_assets.text.pii_egress import normalise
-from anka_assets.text.pii_fuzz import (
+from anka_testkit.pii_fuzz import (
     NUMBER_SHAPES,
     PII_CASE_KINDS,
     gen_phone,
@@ -285,3 +285,4 @@ def test_bench_prints_false_block_rates_per_mode_and_full_recall() -> None:
     assert egress_rate <= 0.5 and redact_rate <= 0.5, neg_row
     for shape in NUMBER_SHAPES:
         assert f"    {shape} " in out
+
