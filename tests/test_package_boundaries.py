@@ -1,8 +1,9 @@
-"""What imports what: the test kit stays outside the product.
+"""What imports what: the test kit stays outside the product, the two PII modes depend one way.
 
 * ``anka_testkit`` (the simulator, the PII fuzzer) is reached from ``anka_assets`` only through
   ``anka_assets/simulated.py``, lazily (inside a function or for type checkers), and loading the
   definitions imports none of it;
+* ``anka_assets.text``: ``pii`` -> ``pii_egress`` -> ``pii_rules``, no import back (no cycle);
 * the distribution ships ``anka_testkit`` and its ``anka-simulator`` console script.
 """
 
@@ -79,6 +80,18 @@ def test_the_door_hands_out_the_test_kits_simulator() -> None:
         door.generate_completion  # noqa: B018 - only the server and its fault settings go through the door
     assert simulator.is_simulated_model is door.is_simulated_model  # one definition of "simulated"
 
+
+TEXT = PRODUCT / "text"
+
+
+def test_the_pii_modes_depend_one_way_on_one_rule_table() -> None:
+    deps = {name: {m for m, _ in _uses(TEXT / f"{name}.py", "anka_assets")}
+            for name in ("pii", "pii_egress", "pii_rules")}
+    assert not deps["pii_rules"], f"pii_rules must import no product module: {deps['pii_rules']}"
+    back = {m for m in deps["pii_egress"] if m == "anka_assets.text.pii" or m.startswith("anka_assets.text.pii.")}
+    assert not back, f"pii_egress imports back into pii (an import cycle): {back}"
+    assert {"anka_assets.text.pii_egress", "anka_assets.text.pii_rules"} <= deps["pii"]
+    assert "anka_assets.text.pii_rules" in deps["pii_egress"]
 
 def test_the_distribution_ships_the_test_kit_and_its_console_script() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
