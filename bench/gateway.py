@@ -61,7 +61,7 @@ def prompt(i: int) -> str:
 class Simulator:
     def __init__(self, latency: str, *extra: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "anka_assets.simulator", "--port", "0", "--latency", latency, *extra],
+            [sys.executable, "-m", "anka_testkit.simulator", "--port", "0", "--latency", latency, *extra],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
         )
         self.base_url = ""

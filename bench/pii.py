@@ -4,7 +4,7 @@
                                         # 1000 sentences per order/reference/amount shape
     python bench/pii.py --per 100 --ordinary 20000 --shapes 3000 --seed 7
 
-Recall: a seeded generator (anka_assets/text/pii_fuzz.py) writes valid identifiers of every kind
+Recall: a seeded generator (anka_testkit/pii_fuzz.py) writes valid identifiers of every kind
 (T.C. Kimlik No / YKN, VKN, TR IBAN, Luhn cards of every brand, Turkish phones, e-mails, plates) in
 every obfuscation (spacings, separators, Unicode digits, invisible characters, [at]/(nokta) forms ...)
 inside Turkish sentences. A case counts as caught when a match of that mode overlaps the identifier
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anka_assets.text.pii import MODES, find_pii  # noqa: E402
-from anka_assets.text.pii_fuzz import (  # noqa: E402
+from anka_testkit.pii_fuzz import (  # noqa: E402
     NUMBER_SHAPES,
     number_shape_sentences,
     ordinary_sentences,

@@ -111,7 +111,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def teacher_sim():
     """A simulator on 127.0.0.1 standing in for the teacher (its own server, its own stats)."""
-    from anka_assets.simulator import SimulatorServer
+    from anka_testkit.simulator import SimulatorServer
 
     with SimulatorServer() as sim:
         yield sim
@@ -120,7 +120,7 @@ def teacher_sim():
 @pytest.fixture
 def judge_sim():
     """A second simulator standing in for the judge."""
-    from anka_assets.simulator import SimulatorServer
+    from anka_testkit.simulator import SimulatorServer
 
     with SimulatorServer() as sim:
         yield sim

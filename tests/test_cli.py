@@ -110,7 +110,7 @@ def test_build_command_materializes_every_asset_of_every_domain(project):
 def faulty_simulator(tmp_path):
     """A simulator in its own process with faults switched on, as a separate server would be."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "anka_assets.simulator", "--port", "0", "--rate-429", "0.1", "--retry-after", "0.1",
+        [sys.executable, "-m", "anka_testkit.simulator", "--port", "0", "--rate-429", "0.1", "--retry-after", "0.1",
          "--rate-500", "0.1", "--rate-malformed", "0.1", "--seed", "3"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )

@@ -11,7 +11,7 @@ from dagster import materialize
 
 from anka_assets.definitions import build_definitions
 from anka_assets.gateway import ModelEndpoint
-from anka_assets.simulator import FaultConfig, SimulatorServer
+from anka_testkit.simulator import FaultConfig, SimulatorServer
 from tests.conftest import FIXTURES, read_table
 
 PROMPTS = Path(__file__).resolve().parent.parent / "anka_assets" / "prompts"

@@ -29,7 +29,7 @@ from anka_assets.model_calls import (
     gate_calls,
     gate_message,
 )
-from anka_assets.simulator import FaultConfig, SimulatorServer
+from anka_testkit.simulator import FaultConfig, SimulatorServer
 from tests.conftest import REPO, SMALL_SEEDS, read_table, write_seed
 
 SEEDS = ["curated_seeds", "expanded_tasks", "seed_tasks"]

@@ -57,7 +57,7 @@ def _get(url: str) -> dict:
 def slow_simulator():
     """The simulator CLI in its own process, 0.25 s per answer."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "anka_assets.simulator", "--port", "0", "--latency", "fixed:0.25"],
+        [sys.executable, "-m", "anka_testkit.simulator", "--port", "0", "--latency", "fixed:0.25"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
     )
     try:

@@ -13,7 +13,7 @@ from anka_assets.gateway.distilabel_llm import GatewayLLM
 from anka_assets.parsing import TASK_LIST_RESPONSE_FORMAT, ParseError, parse_task_list
 from anka_assets.prompts import load_prompt
 from anka_assets.seed_loader import SeedTask, seed_id_for
-from anka_assets.simulator import FaultConfig, SimulatorServer
+from anka_testkit.simulator import FaultConfig, SimulatorServer
 
 CLEAN = "Türkiye'de il özel idarelerinin görevlerini açıklayınız."
 WITH_PII = "T.C. kimlik numarası 10000000146 olan vatandaşın başvurusunu değerlendiriniz."

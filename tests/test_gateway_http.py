@@ -20,7 +20,7 @@ import pytest
 from anka_assets.gateway.types import ProbeFailed
 
 from anka_assets.gateway import EndpointSettings, ModelEndpoint, ModelGateway, ModelRequest, ModelResult
-from anka_assets.simulator import FaultConfig, SimulatorServer
+from anka_testkit.simulator import FaultConfig, SimulatorServer
 from anka_assets.text.pii import find_pii
 
 TCKN = "10000000146"

@@ -21,7 +21,7 @@ from anka_assets.model_calls import (
     ignores_response_format,
     repair_request,
 )
-from anka_assets.simulator import FaultConfig, SimulatorServer
+from anka_testkit.simulator import FaultConfig, SimulatorServer
 from tests.conftest import read_table
 
 SEL = ["curated_seeds", "expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue"]

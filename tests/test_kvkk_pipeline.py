@@ -16,7 +16,7 @@ from anka_assets.fallback import FallbackConfigError, TeacherFallback
 from anka_assets.gateway import ModelEndpoint
 from anka_assets.metadata import md_preview
 from anka_assets.resources import RefineryPaths
-from anka_assets.simulator import FAKE_PII_TCKN, FaultConfig, SimulatorServer
+from anka_testkit.simulator import FAKE_PII_TCKN, FaultConfig, SimulatorServer
 from anka_assets.text.pii import find_pii
 from tests.conftest import read_table, write_seed
 

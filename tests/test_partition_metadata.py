@@ -39,7 +39,7 @@ def test_model_bound_assets_attach_each_domains_figures_to_its_own_partition(ref
     import polars as pl
 
     from anka_assets.gateway import ModelEndpoint
-    from anka_assets.simulator import SimulatorServer
+    from anka_testkit.simulator import SimulatorServer
     from tests.conftest import read_table
 
     with SimulatorServer() as teacher_sim, SimulatorServer() as judge_sim:
@@ -106,7 +106,7 @@ def test_call_figures_say_in_a_word_when_no_call_was_made():
 def test_the_gateways_ledger_is_what_the_metadata_shows(tmp_path):
     """One domain's figures are the gateway's own count over every run (first asks and re-asks)."""
     from anka_assets.gateway import EndpointSettings, ModelGateway, ModelRequest
-    from anka_assets.simulator import SimulatorServer
+    from anka_testkit.simulator import SimulatorServer
 
     with SimulatorServer(port=0) as sim:
         gateway = ModelGateway(EndpointSettings(role="teacher", backend="simulator", model="m", base_url=sim.base_url),

@@ -13,12 +13,14 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stdnum.luhn import is_valid as luhn_valid
 from stdnum.tr import tckimlik as _tckimlik
 
 from anka_assets.gateway.kvkk import decide_kvkk
 from anka_assets.text.pii import find_pii, redact
 from anka_assets.text.pii_egress import normalise
-from anka_assets.text.pii_fuzz import (
+from anka_assets.text.pii_rules import CARD_BRANDS, card_plausible
+from anka_testkit.pii_fuzz import (
     NUMBER_SHAPES,
     PII_CASE_KINDS,
     gen_phone,
@@ -285,3 +287,32 @@ def test_bench_prints_false_block_rates_per_mode_and_full_recall() -> None:
     assert egress_rate <= 0.5 and redact_rate <= 0.5, neg_row
     for shape in NUMBER_SHAPES:
         assert f"    {shape} " in out
+
+
+def _luhn_completed(prefix: str, length: int) -> str:
+    """``prefix`` padded with zeros to ``length`` digits, the last one the Luhn check digit."""
+    body = (prefix + "0" * length)[: length - 1]
+    for check in "0123456789":
+        if luhn_valid(body + check):
+            return body + check
+    raise AssertionError("a Luhn check digit always exists")  # pragma: no cover
+
+
+@pytest.mark.parametrize("brand", [b for b in CARD_BRANDS if "redact" in b.modes], ids=lambda b: b.name)
+def test_egress_accepts_every_card_the_redact_mode_accepts(brand) -> None:
+    """One issuer table, two modes: recall-first egress is never narrower than redact (15-19 digits, the
+    lengths egress checks), at both ends of every IIN range, and catches such a card written plainly."""
+    for low, high in brand.iins:
+        for length in [n for n in brand.lengths if 15 <= n <= 19]:
+            for iin in (low, high):
+                card = _luhn_completed(iin, length)
+                assert card_plausible(card, "redact") and card_plausible(card, "egress"), (brand.name, card)
+                found = find_pii(f"Kart numaram {card} idi.", mode="egress")
+                assert [m.kind for m in found] == ["KART"], (brand.name, card, found)
+
+
+def test_egress_only_card_rows_widen_egress_and_leave_redact_alone() -> None:
+    card = _luhn_completed("5712", 15)  # a 15-digit 57xx number: only the egress co-brand row takes it
+    assert card_plausible(card, "egress") and not card_plausible(card, "redact")
+    assert [m.kind for m in find_pii(f"Kart: {card}", mode="egress")] == ["KART"]
+    assert find_pii(f"Kart: {card}") == []

@@ -6,7 +6,7 @@ import logging
 
 from anka_assets.gateway import EndpointSettings, ModelGateway, ModelRequest
 from anka_assets.gateway.progress import PROGRESS_PATTERN, ProgressReporter, progress_line
-from anka_assets.simulator import FaultConfig, SimulatorServer
+from anka_testkit.simulator import FaultConfig, SimulatorServer
 
 
 def test_progress_line_says_done_rate_eta_and_what_needed_no_call():

@@ -11,7 +11,7 @@ from dagster import materialize
 from anka_assets.definitions import build_definitions
 from anka_assets.release import chat_problems
 from anka_assets.resources import RefineryPaths
-from anka_assets.simulator import SimulatorServer
+from anka_testkit.simulator import SimulatorServer
 from anka_assets.text.pii import find_pii
 from tests.conftest import read_table
 from tests.test_distillation import endpoint

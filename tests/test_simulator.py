@@ -17,7 +17,7 @@ import httpx
 import openai
 import pytest
 
-from anka_assets.simulator import (
+from anka_testkit.simulator import (
     FAKE_PII_PHONE,
     FAKE_PII_TCKN,
     OUTCOMES,
@@ -424,7 +424,7 @@ def test_fault_config_parsing():
 def test_cli_starts_and_answers():
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "anka_assets.simulator", "--port", str(port), "--latency", "fixed:0.01"],
+        [sys.executable, "-m", "anka_testkit.simulator", "--port", str(port), "--latency", "fixed:0.01"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

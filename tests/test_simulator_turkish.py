@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from anka_assets import parsing
-from anka_assets.simulator import generate_completion, is_simulated_model
-from anka_assets.simulator.extract import domain_of
-from anka_assets.simulator.turkish import (
+from anka_testkit.simulator import generate_completion, is_simulated_model
+from anka_testkit.simulator.extract import domain_of
+from anka_testkit.simulator.turkish import (
     Phrase,
     accusative,
     conjunction_da,

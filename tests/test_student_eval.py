@@ -12,7 +12,7 @@ from anka_assets.assets.student_eval import beats_base, student_eval
 from anka_assets.gateway import ModelEndpoint
 from anka_assets.parsing import ParseError, PairwiseVerdict, parse_pairwise
 from anka_assets.resources import warehouse_io_manager
-from anka_assets.simulator import SimulatorServer
+from anka_testkit.simulator import SimulatorServer
 from anka_assets.student import evaluation, turkmorf
 from tests.conftest import read_table
 from tests.student_release import stand_in_sft_export, write_release

@@ -41,7 +41,7 @@ from anka_assets.seed_loader import (
     task_content_hash,
     validate_instruction,
 )
-from anka_assets.simulator import is_simulated_model
+from anka_assets.simulated import is_simulated_model
 from anka_assets.text.pii import find_pii
 from anka_assets.text.signals import detect_language
 

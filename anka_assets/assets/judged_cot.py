@@ -45,7 +45,7 @@ from anka_assets.parsing import JudgeVerdict
 from anka_assets.resources import RefineryPaths
 from anka_assets.review import ExpertVerdict, load_reviews
 from anka_assets.schemas import JUDGED_COT_DTYPES, JudgedCotType
-from anka_assets.simulator import is_simulated_model
+from anka_assets.simulated import is_simulated_model
 from anka_assets.text.pii import find_pii
 from anka_assets.text.signals import (
     detect_language,

@@ -39,7 +39,7 @@ from anka_assets.model_tasks import COT, run_task
 from anka_assets.parsing import ParsedCot
 from anka_assets.resources import RefineryPaths
 from anka_assets.schemas import RAW_COT_DTYPES, RawCotType
-from anka_assets.simulator import is_simulated_model
+from anka_assets.simulated import is_simulated_model
 
 
 

@@ -9,7 +9,7 @@
   the server reported, and its ``@validate_call`` signature has no ``seed`` and types ``response_format``
   as ``Dict[str, str]``, so the gateway called the client it made anyway.
 * ``simulator`` — the same code path against the built-in simulator over real HTTP; the gateway starts
-  an in-process :class:`~anka_assets.simulator.SimulatorServer` for the run unless ``base_url`` points
+  an in-process :class:`~anka_testkit.simulator.SimulatorServer` for the run unless ``base_url`` points
   at one that already runs.
 * ``vllm`` — in-process ``vllm.LLM`` offline batching, loaded through distilabel's ``vLLM`` class
   (imported lazily; needs the ``gpu`` extra and a CUDA GPU, else :class:`BackendUnavailable` at once).
@@ -369,7 +369,7 @@ class SimulatorBackend(HttpBackend):
 
     async def start(self) -> None:
         if self.base_url is None:
-            from anka_assets.simulator import SimulatorServer
+            from anka_assets.simulated import SimulatorServer
 
             server = SimulatorServer(faults=self.settings.simulator_faults, port=0)
             await asyncio.to_thread(server.start)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # pragma: no cover
-    from anka_assets.simulator import FaultConfig
+    from anka_assets.simulated import FaultConfig
 
 __all__ = [
     "BACKENDS",

@@ -3,6 +3,8 @@
 One detector, two modes: ``find_pii(text, mode="redact")`` (default, described below) is precision-first
 and rewrites texts; ``mode="egress"`` is the recall-first scan of the KVKK guard, which normalises
 Unicode digits, invisible characters and separators first (see :mod:`anka_assets.text.pii_egress`).
+Both modes read one set of rule tables (card issuers, context keywords, plate codes):
+:mod:`anka_assets.text.pii_rules`. Imports go one way: ``pii`` -> ``pii_egress`` -> ``pii_rules``.
 
 Detected kinds (see ``docs/CONTRACTS.md``):
 
@@ -55,7 +57,8 @@ Precision / recall trade-offs
   the head of a dashed order number (``436-7197216-1880401``: glued by a dash, slash or
   underscore to more digits).
 * **KART**: Luhn passes one random number in ten, so an IIN/length plausibility check (Visa,
-  Mastercard, Amex, Troy, Discover, JCB, Diners, UnionPay, Maestro, Mir) is also required.
+  Mastercard, Amex, Troy, Discover, JCB, Diners, UnionPay, Maestro, Mir: ``pii_rules.CARD_BRANDS``) is
+  also required.
 * **PLAKA**: uppercase only (lowercase "34 abc 123" is not reported), province code written
   with two digits, and a small stop list of upper-case abbreviations that often follow a
   number ("15 TL 250", "12 TCK 141", "64 GB 128") is excluded.
@@ -74,6 +77,10 @@ from stdnum import luhn as _luhn
 from stdnum.tr import tckimlik as _tckimlik
 from stdnum.tr import vkn as _vkn
 
+from anka_assets.text import pii_rules as rules
+from anka_assets.text.pii_egress import find_egress
+from anka_assets.text.pii_rules import MODES, VKN_CONTEXT_CHARS  # re-exported
+
 __all__ = [
     "PII_KINDS",
     "PLACEHOLDERS",
@@ -90,9 +97,6 @@ PLACEHOLDERS: dict[str, str] = {kind: f"[{kind}]" for kind in PII_KINDS}
 
 # Tie-break between equally long overlapping matches: lower wins.
 _PRIORITY = {"EPOSTA": 0, "IBAN": 1, "KART": 2, "TCKN": 3, "VKN": 4, "TELEFON": 5, "PLAKA": 6}
-
-VKN_CONTEXT_CHARS = 40
-_PHONE_CONTEXT_CHARS = 30
 
 
 @dataclass(frozen=True)
@@ -127,14 +131,6 @@ def _digits(s: str) -> str:
     return _NON_DIGIT.sub("", s)
 
 
-# Turkish-insensitive "i": i, ı, I, İ (and a stray combining dot after a badly lower-cased İ).
-_I = "[iıIİ]\u0307?"
-
-
-def _kw(word: str) -> str:
-    return "".join(_I if ch == "i" else re.escape(ch) for ch in word)
-
-
 # --------------------------------------------------------------------------------------------
 # Patterns (one per kind)
 # --------------------------------------------------------------------------------------------
@@ -166,17 +162,6 @@ _TCKN_RE = re.compile("(?=[1-9])" + _LB + r"[1-9][0-9]{10}" + _RB)
 
 _VKN_RE = re.compile(_FD + _LB + r"[0-9]{10}" + _RB)
 
-_VKN_CONTEXT_RE = re.compile(
-    r"(?:\bV\.?\s?K\.?\s?N\b"
-    rf"|\b{_kw('vergi')}\s+(?:no\b|nr\b|{_kw('numara')}|{_kw('kimlik')}))",
-    re.IGNORECASE,
-)
-_PHONE_CONTEXT_RE = re.compile(
-    rf"(?:\btel\b|\btel\.|{_kw('telefon')}|\bgsm\b|\bcep\b|\bfaks\b|\bfax\b|whatsapp"
-    rf"|{_kw('iletişim')})",
-    re.IGNORECASE,
-)
-
 _PHONE_RE = re.compile(
     rf"(?=[+(02-589])(?<![0-9A-Za-z+])(?<!\d)(?<!\d[.,])(?<!\d[-/_])"
     rf"(?P<prefix>(?:\+|00)90{_SEP}?(?:\(0\){_SEP}?)?|90{_SEP}?|0{_SEP}?)?"
@@ -194,20 +179,10 @@ _CURRENCY_AFTER_RE = re.compile(
 
 _PLATE_RE = re.compile(
     rf"(?=[0-8])(?<![0-9{_TR_LETTERS}])(?<!\d)(?<!\d[.,])"
-    r"(?P<il>0[1-9]|[1-7][0-9]|8[01])"
-    rf"{_SP}?(?P<harf>[A-PR-VYZ]{{1,3}}){_SP}?(?P<no>[0-9]{{2,4}})"
+    rf"(?P<il>{rules.province_code()})"
+    rf"{_SP}?(?P<harf>{rules.PLATE_LETTER}{{1,3}}){_SP}?(?P<no>[0-9]{{2,4}})"
     rf"(?![0-9{_TR_LETTERS}])(?!\d)(?![.,][0-9])"
 )
-_PLATE_DIGITS = {1: (4,), 2: (3, 4), 3: (2, 3)}
-# Upper-case abbreviations that commonly follow a number in prose (currency, units, law codes).
-_PLATE_STOP = frozenset(
-    {
-        "TL", "YTL", "TRY", "USD", "EUR", "GBP",
-        "KG", "GR", "MG", "KM", "CM", "MM", "GB", "MB", "KB", "TB", "HZ", "MHZ", "GHZ", "KV",
-        "TCK", "TBK", "TMK", "TTK", "CMK", "HMK", "VUK", "GVK", "KVK", "KDV", "SGK", "AYM",
-        "MS", "MO",
-    }
-)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,35 +200,8 @@ def _check_iban(m: re.Match[str], text: str) -> Span | None:
     return m.span() if _iban.is_valid(m.group()) else None
 
 
-def _card_plausible(d: str) -> bool:
-    """Issuer (IIN) and length plausibility: Luhn alone accepts 1 number in 10."""
-    n = len(d)
-    p2, p3, p4, p6 = int(d[:2]), int(d[:3]), int(d[:4]), int(d[:6])
-    if d[0] == "4":  # Visa
-        return n in (13, 16, 19)
-    if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:  # Mastercard
-        return n == 16
-    if p2 in (34, 37):  # Amex
-        return n == 15
-    if p4 == 9792:  # Troy
-        return n == 16
-    if 2200 <= p4 <= 2204:  # Mir
-        return 16 <= n <= 19
-    if p4 == 6011 or p2 == 65 or 644 <= p3 <= 649 or 622126 <= p6 <= 622925:  # Discover
-        return 16 <= n <= 19
-    if 3528 <= p4 <= 3589:  # JCB
-        return 16 <= n <= 19
-    if 300 <= p3 <= 305 or p4 == 3095 or p2 in (36, 38, 39):  # Diners
-        return 14 <= n <= 19
-    if p2 == 62:  # UnionPay
-        return 16 <= n <= 19
-    if p4 in (5018, 5020, 5038, 5893, 6304, 6759, 6761, 6762, 6763):  # Maestro
-        return 12 <= n <= 19
-    return False
-
-
 def _card_ok(d: str) -> bool:
-    return _card_plausible(d) and _luhn.is_valid(d)
+    return rules.card_plausible(d, "redact") and _luhn.is_valid(d)
 
 
 def _check_card(m: re.Match[str], text: str) -> Span | None:
@@ -273,11 +221,11 @@ def _check_vkn(m: re.Match[str], text: str) -> Span | None:
     start = m.start()
     window_start = max(0, start - VKN_CONTEXT_CHARS)
     last = None
-    for last in _VKN_CONTEXT_RE.finditer(text, window_start, start):  # noqa: B007
+    for last in rules.VKN_CONTEXT_RE.finditer(text, window_start, start):  # noqa: B007
         pass
     if last is None:
         return None
-    if _PHONE_CONTEXT_RE.search(text, last.end(), start):
+    if rules.PHONE_CONTEXT_RE.search(text, last.end(), start):
         return None
     return m.span() if _vkn.is_valid(m.group()) else None
 
@@ -312,16 +260,16 @@ def _check_phone(m: re.Match[str], text: str) -> Span | None:
         return None
     if phonenumbers.number_type(num) == phonenumbers.PhoneNumberType.MOBILE:
         return m.span()
-    if _PHONE_CONTEXT_RE.search(text, max(0, m.start() - _PHONE_CONTEXT_CHARS), m.start()):
+    if rules.PHONE_CONTEXT_RE.search(text, max(0, m.start() - rules.PHONE_CONTEXT_CHARS), m.start()):
         return m.span()
     return None
 
 
 def _check_plate(m: re.Match[str], text: str) -> Span | None:
     letters = m.group("harf")
-    if letters in _PLATE_STOP:
+    if letters in rules.PLATE_STOP:
         return None
-    if len(m.group("no")) not in _PLATE_DIGITS[len(letters)]:
+    if len(m.group("no")) not in rules.PLATE_DIGITS[len(letters)]:
         return None
     return m.span()
 
@@ -362,9 +310,6 @@ def _scan(
 # --------------------------------------------------------------------------------------------
 
 
-MODES: tuple[str, ...] = ("redact", "egress")
-
-
 def _resolve(candidates: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """Longest match wins, ties by specificity; result sorted by start and non-overlapping."""
     candidates.sort(key=lambda c: (c[0] - c[1], _PRIORITY[c[2]], c[0]))
@@ -384,8 +329,6 @@ def find_pii(text: str, mode: str = "redact") -> list[PiiMatch]:
     the text as given.
     """
     if mode == "egress":
-        from anka_assets.text.pii_egress import find_egress
-
         chosen = _resolve(find_egress(text))
         return [PiiMatch(kind, s, e, text[s:e]) for s, e, kind in chosen]
     if mode != "redact":

@@ -17,7 +17,8 @@ way a person (or an adversary) can write an identifier must be caught. So this s
 3. validates every **window** of each run aligned on group boundaries (plus every window inside
    a single long group for T.C. Kimlik No and cards) against every checksum: T.C. Kimlik No / YKN
    (``stdnum.tr.tckimlik``), VKN (``stdnum.tr.vkn``, no keyword needed), TR IBAN (mod 97, also
-   24 bare digits), Luhn cards of 15-19 digits of every brand issued in Turkey, Turkish phone
+   24 bare digits), Luhn cards of 15-19 digits of every brand issued in Turkey (``pii_rules.CARD_BRANDS``,
+   egress rows included), Turkish phone
    numbers with or without ``+90``/``0090``/``90``/``0`` (``phonenumbers``);
 4. finds e-mail addresses written with ``@``/``[at]``/``(at)``/``{at}``/`` at `` and
    ``.``/``[dot]``/``(dot)``/``(nokta)``/`` nokta ``/``[.]`` and spaces around them, and licence
@@ -59,14 +60,7 @@ from stdnum import luhn as _luhn
 from stdnum.tr import tckimlik as _tckimlik
 from stdnum.tr import vkn as _vkn
 
-from anka_assets.text.pii import (
-    _PHONE_CONTEXT_CHARS,
-    _PHONE_CONTEXT_RE,
-    _PLATE_DIGITS,
-    _PLATE_STOP,
-    _VKN_CONTEXT_RE,
-    VKN_CONTEXT_CHARS,
-)
+from anka_assets.text import pii_rules as rules
 
 __all__ = ["normalise", "digit_runs", "find_egress"]
 
@@ -178,29 +172,6 @@ def _is_phone(national: str) -> bool:
     return phonenumbers.is_valid_number_for_region(num, "TR")
 
 
-def _card_brand(d: str) -> bool:
-    """Issuer ranges of cards issued or accepted in Turkey, for 15-19 digit numbers."""
-    n = len(d)
-    p2, p3, p4 = int(d[:2]), int(d[:3]), int(d[:4])
-    if d[0] == "4":  # Visa
-        return n in (16, 19)
-    if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:  # Mastercard
-        return n == 16
-    if p2 in (34, 37):  # Amex
-        return n == 15
-    if p4 == 9792:  # Troy
-        return n == 16
-    if p2 == 50 or 56 <= p2 <= 69:  # Maestro, UnionPay (62), Discover (6011, 64-65), Troy co-brands
-        return 15 <= n <= 19
-    if 3528 <= p4 <= 3589:  # JCB
-        return 16 <= n <= 19
-    if 300 <= p3 <= 305 or p2 in (36, 38, 39) or p4 == 3095:  # Diners
-        return 15 <= n <= 19
-    if 2200 <= p4 <= 2204:  # Mir
-        return 16 <= n <= 19
-    return False
-
-
 def _kinds_of_window(d: str) -> Iterator[str]:
     """Every kind whose checksum the digit window ``d`` passes."""
     n = len(d)
@@ -215,7 +186,7 @@ def _kinds_of_window(d: str) -> Iterator[str]:
         or (n == 14 and d[:4] == "0090" and _is_phone(d[4:]))
     ):
         yield "TELEFON"
-    if 15 <= n <= 19 and _card_brand(d) and _luhn.is_valid(d):
+    if 15 <= n <= 19 and rules.card_plausible(d, "egress") and _luhn.is_valid(d):
         yield "KART"
     if n == 24 and _iban.is_valid("TR" + d):
         yield "IBAN"
@@ -472,9 +443,9 @@ def _grouped_kind_allowed(norm: str, start: int, kind: str) -> bool:
     split a phone's area code 1|2 or its country code), an amount or a count is. A T.C. Kimlik No,
     card or IBAN in thousands groups is still checked without a keyword."""
     if kind == "VKN":
-        return bool(_VKN_CONTEXT_RE.search(norm, max(0, start - VKN_CONTEXT_CHARS), start))
+        return bool(rules.VKN_CONTEXT_RE.search(norm, max(0, start - rules.VKN_CONTEXT_CHARS), start))
     if kind == "TELEFON":
-        return bool(_PHONE_CONTEXT_RE.search(norm, max(0, start - _PHONE_CONTEXT_CHARS), start))
+        return bool(rules.PHONE_CONTEXT_RE.search(norm, max(0, start - rules.PHONE_CONTEXT_CHARS), start))
     return True
 
 
@@ -511,7 +482,7 @@ def _digit_candidates(norm: str, plain: _Plain) -> Iterator[tuple[int, int, str]
                         for off in range(0, len(d) - size + 1):
                             w = d[off : off + size]
                             if (size == 11 and w[0] != "0" and _tckimlik.is_valid(w)) or (
-                                size >= 15 and _card_brand(w) and _luhn.is_valid(w)
+                                size >= 15 and rules.card_plausible(w, "egress") and _luhn.is_valid(w)
                             ):
                                 yield s0 + off, s0 + off + size, "TCKN" if size == 11 else "KART"
 
@@ -544,8 +515,8 @@ _SPLIT_DOT_RE = re.compile(rf"(?:{_DOT_OBF}|{_DOT_PLAIN})", re.IGNORECASE)
 _PS = "[ \\-._]{0,3}"
 _PLATE_RE = re.compile(
     rf"(?<![0-9A-Za-zÇĞİÖŞÜçğıöşü])(?<![0-9][ .\-/])"
-    rf"(?P<il>0{_PS}[1-9]|[1-7]{_PS}[0-9]|8{_PS}[01]){_PS}"
-    rf"(?P<harf>[A-PR-VYZ](?:{_PS}[A-PR-VYZ]){{0,2}}){_PS}"
+    rf"(?P<il>{rules.province_code(_PS)}){_PS}"
+    rf"(?P<harf>{rules.PLATE_LETTER}(?:{_PS}{rules.PLATE_LETTER}){{0,2}}){_PS}"
     rf"(?P<no>[0-9](?:{_PS}[0-9]){{1,3}})(?![0-9A-Za-zÇĞİÖŞÜçğıöşü])(?![ .\-/][0-9])"
 )
 
@@ -569,7 +540,7 @@ def _plate_candidates(norm: str) -> Iterator[tuple[int, int, str]]:
     for m in _PLATE_RE.finditer(norm):
         letters = re.sub("[^A-Z]", "", m.group("harf"))
         digits = re.sub("[^0-9]", "", m.group("no"))
-        if letters in _PLATE_STOP or len(digits) not in _PLATE_DIGITS[len(letters)]:
+        if letters in rules.PLATE_STOP or len(digits) not in rules.PLATE_DIGITS[len(letters)]:
             continue
         yield m.start(), m.end(), "PLAKA"
 

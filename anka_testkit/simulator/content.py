@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from anka_assets.simulator.banks import (
+from anka_assets.simulated import MODEL_PREFIX
+from anka_testkit.simulator.banks import (
     ANSWERS,
     ASPECTS,
     FILLER_WORDS,
@@ -28,7 +29,7 @@ from anka_assets.simulator.banks import (
     DOMAIN_TOPICS,
     TASK_TEMPLATES,
 )
-from anka_assets.simulator.extract import (
+from anka_testkit.simulator.extract import (
     FALLBACK_TOPICS,
     domain_of,
     example_topics,
@@ -43,7 +44,7 @@ from anka_assets.simulator.extract import (
     tr_capitalize,
     tr_lower,
 )
-from anka_assets.simulator.turkish import Phrase
+from anka_testkit.simulator.turkish import Phrase
 
 #: Sentence appended to every chain-of-thought answer (inside ``cevap``) and every plain-text answer.
 SIMULATOR_MARKER = "(Bu yanıt ANKA simülatörü tarafından üretilmiştir.)"
@@ -53,13 +54,6 @@ SIMULATOR_MARKER = "(Bu yanıt ANKA simülatörü tarafından üretilmiştir.)"
 # and 0532 123 45 67 is a placeholder mobile number.
 FAKE_PII_TCKN = "10000000146"
 FAKE_PII_PHONE = "0532 123 45 67"
-#: Prefix of the ``model`` field of every simulated response (``anka-simulator:<requested model>``).
-MODEL_PREFIX = "anka-simulator:"
-
-
-def is_simulated_model(model: str | None) -> bool:
-    """True for the ``model`` of a response the simulator produced (what the gateway records per call)."""
-    return isinstance(model, str) and model.startswith(MODEL_PREFIX)
 
 def _content_rng(body: dict[str, Any]) -> tuple[random.Random, str]:
     key = {

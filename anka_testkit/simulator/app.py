@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from anka_assets.simulator.content import MODEL_PREFIX, NO_JSON_COT, generate_completion
-from anka_assets.simulator.faults import OUTCOMES, FaultConfig
+from anka_testkit.simulator.content import MODEL_PREFIX, NO_JSON_COT, generate_completion
+from anka_testkit.simulator.faults import OUTCOMES, FaultConfig
 
 SYSTEM_FINGERPRINT = "anka-simulator"
 #: Model ids listed by ``GET /v1/models`` besides every model id requested so far. Any id is accepted.

@@ -8,8 +8,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from anka_assets.simulator.banks import DOMAIN_HINTS, DOMAIN_TOPICS
-from anka_assets.simulator.turkish import tr_capitalize, tr_lower
+from anka_testkit.simulator.banks import DOMAIN_HINTS, DOMAIN_TOPICS
+from anka_testkit.simulator.turkish import tr_capitalize, tr_lower
 
 __all__ = ["tr_capitalize", "tr_lower"]  # re-exported for content.py
 

@@ -15,8 +15,8 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from anka_assets.simulator.app import DEFAULT_MODELS, SimulatorState, create_app
-from anka_assets.simulator.faults import FaultConfig, Latency
+from anka_testkit.simulator.app import DEFAULT_MODELS, SimulatorState, create_app
+from anka_testkit.simulator.faults import FaultConfig, Latency
 
 DEFAULT_PORT = 8321
 
@@ -208,7 +208,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``anka-simulator`` / ``python -m anka_assets.simulator``."""
+    """Entry point of ``anka-simulator`` / ``python -m anka_testkit.simulator``."""
     args = _parse_args(argv)
     try:
         faults = FaultConfig(

@@ -20,6 +20,8 @@ from stdnum import luhn as _luhn
 from stdnum.tr import tckimlik as _tckimlik
 from stdnum.tr import vkn as _vkn
 
+from anka_assets.text.pii_rules import PLATE_DIGITS, PLATE_STOP
+
 __all__ = [
     "CARD_BRANDS",
     "NUMBER_SHAPES",
@@ -111,9 +113,6 @@ def gen_email(rng: random.Random) -> tuple[str, tuple[str, ...]]:
 
 
 _PLATE_LETTERS = "ABCDEFGHIJKLMNOPRSTUVYZ"
-_PLATE_STOP = {"TL", "KG", "GR", "MG", "KM", "CM", "MM", "GB", "MB", "KB", "TB", "HZ", "KV", "MS", "MO",
-               "TCK", "TBK", "TMK", "TTK", "CMK", "HMK", "VUK", "GVK", "KVK", "KDV", "SGK", "AYM", "YTL",
-               "TRY", "USD", "EUR", "GBP", "MHZ", "GHZ"}  # fmt: skip
 
 
 def gen_plate(rng: random.Random) -> tuple[str, str, str]:
@@ -121,9 +120,9 @@ def gen_plate(rng: random.Random) -> tuple[str, str, str]:
     while True:
         n_letters = rng.choice((1, 2, 3))
         letters = "".join(rng.choice(_PLATE_LETTERS) for _ in range(n_letters))
-        if letters not in _PLATE_STOP:
+        if letters not in PLATE_STOP:  # abbreviations the detectors deliberately never read as a plate
             break
-    n_digits = rng.choice({1: (4,), 2: (3, 4), 3: (2, 3)}[n_letters])
+    n_digits = rng.choice(PLATE_DIGITS[n_letters])
     number = rng.choice("123456789") + _digits(rng, n_digits - 1)
     return f"{rng.randint(1, 81):02d}", letters, number
 

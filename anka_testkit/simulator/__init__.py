@@ -1,5 +1,9 @@
 """Built-in OpenAI-compatible HTTP simulator for tests, benchmarks and the offline quick start.
 
+Part of the test kit, not of the product: the product reaches it only through
+:mod:`anka_assets.simulated` (``SimulatorServer``, imported lazily when the gateway's ``simulator``
+backend starts one for a run).
+
 The simulator answers ``POST /v1/chat/completions`` with deterministic, plausible Turkish content in the
 formats of ``docs/CONTRACTS.md`` (``cot_answer``, ``judge_verdict``, ``task_list``, the tagged
 ``<adimlar>``/``<cevap>`` fallback, generic JSON-schema instances, plain text) and can inject faults
@@ -17,14 +21,15 @@ Two ways to run it:
 
 * as a process (quick start, benchmarks)::
 
-      python -m anka_assets.simulator --port 8321 --latency uniform:0.5,3.5 --rate-429 0.1
+      python -m anka_testkit.simulator --port 8321 --latency uniform:0.5,3.5 --rate-429 0.1
 
 Content is a pure function of the request body (model, messages, temperature, seed, max_tokens,
 response_format); faults are drawn from a server-level RNG seeded by ``FaultConfig.seed`` so that a
 retry of a faulted request can succeed. Every answer is marked as simulated: the response ``model``
 is ``"anka-simulator:<requested model>"`` and chain-of-thought answers end with
 :data:`SIMULATOR_MARKER`; the response also carries ``system_fingerprint == "anka-simulator"``
-(:func:`is_simulated_model` tells a recorded model name apart).
+(:func:`is_simulated_model`, from the product's :mod:`anka_assets.simulated`, tells a recorded model
+name apart).
 
 Modules: :mod:`.faults` (what can go wrong), :mod:`.extract` (reading a prompt), :mod:`.turkish` (suffix
 harmony), :mod:`.banks` (sentence and topic banks), :mod:`.content` (the answers), :mod:`.app` (the
@@ -33,17 +38,17 @@ Starlette app), :mod:`.server` (serving it) and ``__main__``.
 
 from __future__ import annotations
 
-from anka_assets.simulator.app import DEFAULT_MODELS, MODEL_PREFIX, SYSTEM_FINGERPRINT, SimulatorState, create_app
-from anka_assets.simulator.content import (
+from anka_assets.simulated import is_simulated_model
+from anka_testkit.simulator.app import DEFAULT_MODELS, MODEL_PREFIX, SYSTEM_FINGERPRINT, SimulatorState, create_app
+from anka_testkit.simulator.content import (
     FAKE_PII_PHONE,
     FAKE_PII_TCKN,
     SIMULATOR_MARKER,
     generate_completion,
-    is_simulated_model,
 )
-from anka_assets.simulator.extract import count_tokens
-from anka_assets.simulator.faults import OUTCOMES, FaultConfig, Latency
-from anka_assets.simulator.server import DEFAULT_PORT, SimulatorServer, main
+from anka_testkit.simulator.extract import count_tokens
+from anka_testkit.simulator.faults import OUTCOMES, FaultConfig, Latency
+from anka_testkit.simulator.server import DEFAULT_PORT, SimulatorServer, main
 
 __all__ = [
     "DEFAULT_MODELS",
