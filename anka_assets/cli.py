@@ -56,7 +56,7 @@ def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
         follower = Follower(instance, queue, verbose)
         runs = [(d, queue.submit(DOMAIN_JOB, partition=d, tags={"anka/entry": "cli"})) for d in chosen]
         for i, (domain, run_id) in enumerate(runs, 1):
-            outcome.add(domain, follower.follow(run_id, f"[{i}/{len(runs)}] {domain}"))
+            outcome.add(domain, follower.follow(run_id, domain, f"[{i}/{len(runs)}] "))
         try:
             _build_cross_domain(defs, instance, queue, follower, outcome)
         except WarehouseLockedError as exc:
@@ -99,7 +99,7 @@ def _build_cross_domain(defs, instance, queue: RunQueue, follower: "Follower", o
         print(f"release, adapter and evaluation: reused from run {reused} (their inputs did not change)", flush=True)
         return
     run_id = queue.submit(CROSS_DOMAIN_JOB, tags={"anka/entry": "cli", FINGERPRINT_TAG: fingerprint or ""})
-    outcome.add("cross-domain", follower.follow(run_id, "cross-domain (release, adapter, evaluation)"))
+    outcome.add("cross-domain", follower.follow(run_id, "cross-domain assets (release, adapter, evaluation)"))
 
 
 def _report(paths, chosen: Sequence[str], outcome: "BuildOutcome") -> int:
@@ -185,7 +185,7 @@ class Follower:
                           "to finish first", flush=True)
             time.sleep(1.0)
 
-    def follow(self, run_id: str, title: str) -> RunResult:
+    def follow(self, run_id: str, title: str, position: str = "") -> RunResult:
         started = time.monotonic()
         reasons: list[str] = []
         status = None
@@ -195,10 +195,10 @@ class Follower:
                 if status == "QUEUED":
                     ahead = runs_ahead(self.instance, run_id)
                     if ahead:
-                        print(f"{title}: queued behind {ahead} in the instance's run queue", flush=True)
+                        print(f"{position}{title}: queued behind {ahead} in the instance's run queue", flush=True)
                 elif status == "STARTED":
                     started = time.monotonic()
-                    print(f"{title}: building … (run {run_id})", flush=True)
+                    print(f"{position}building {title} … (run {run_id})", flush=True)
             elif event.kind == "progress":
                 self.progress.show(event.text, event.done, event.total)
             elif event.kind in ("step_failure", "run_failure"):

@@ -158,7 +158,7 @@ def test_a_build_killed_with_sigkill_leaves_no_daemon_and_the_next_build_complet
     lines = []
     for line in proc.stdout:  # wait until its run has started
         lines.append(line)
-        if "building …" in line:
+        if "building tarih …" in line:
             break
     assert daemons_of(root), "".join(lines)
     proc.kill()
