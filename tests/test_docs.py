@@ -40,6 +40,9 @@ _SEARCHED = ("anka_assets", "tests", "bench", "docs", "deploy", ".ci")
 
 
 def _exists(token: str) -> bool:
+    """Inside the repository: a path from its root or from the package, or a file name found in it."""
+    if token.startswith(("../", "/")):
+        return False  # outside the repository: a reader of a clone does not have it
     if (ROOT / token).exists() or (ROOT / "anka_assets" / token).exists():
         return True
     name = Path(token).name
