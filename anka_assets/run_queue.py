@@ -67,6 +67,7 @@ class RunQueue(AbstractContextManager):
 
         self._stack = ExitStack()
         self._daemon: subprocess.Popen | None = None
+        self._lock_fd: int | None = None
         self.ensure_daemon()  # first: it loads the code location in its own processes meanwhile
         # The code location in this process (it is already imported): runs created from it carry the
         # origin the daemon's workspace knows by `location_name`.
@@ -89,10 +90,16 @@ class RunQueue(AbstractContextManager):
         return self._daemon is not None
 
     def ensure_daemon(self) -> None:
-        """Start `dagster-daemon run` unless a live one serves this instance (or ours still runs)."""
+        """Start `dagster-daemon run` unless a live one serves this instance, ours still runs, or another
+        build on this machine started one (it holds `daemon.lock` beside the log for as long as its
+        daemon runs: two builds started at once must not start two daemons, which would both launch
+        the same queued run; the kernel frees the lock when that build dies, and the next look here
+        starts a new daemon)."""
         if self._daemon is not None and self._daemon.poll() is None:
             return
         if daemon_alive(self.instance):
+            return
+        if not self._own_daemon_lock():
             return
         self.daemon_log.parent.mkdir(parents=True, exist_ok=True)
         exe = Path(sys.executable).parent / "dagster-daemon"
@@ -109,7 +116,12 @@ class RunQueue(AbstractContextManager):
         proc, self._daemon = self._daemon, None
         if proc is None:
             return
-        while proc.poll() is None and pending_runs(self.instance):
+        said = False
+        while proc.poll() is None and (pending := pending_runs(self.instance)):
+            if not said:
+                print(f"the Dagster daemon this build started serves {len(pending)} more run(s) of other builds; "
+                      "it stops when they are done", flush=True)
+                said = True
             time.sleep(poll_s)
         try:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -122,6 +134,27 @@ class RunQueue(AbstractContextManager):
             proc.wait()
         # Ours is gone: its last heartbeat must not make the next build wait for a daemon that is not there.
         self.instance.wipe_daemon_heartbeats()
+        self._release_daemon_lock()
+
+    def _own_daemon_lock(self) -> bool:
+        import fcntl
+
+        if getattr(self, "_lock_fd", None) is not None:
+            return True
+        self.daemon_log.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.daemon_log.parent / "daemon.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def _release_daemon_lock(self) -> None:
+        fd, self._lock_fd = getattr(self, "_lock_fd", None), None
+        if fd is not None:
+            os.close(fd)  # closing the file releases the flock
 
     def submit(self, job_name: str, *, partition: str | None = None, tags: Mapping[str, str] | None = None,
                run_config: Mapping[str, Any] | None = None) -> str:
