@@ -15,7 +15,8 @@ asyncio semaphore of C (no cache, no audit): two rounds each, distinct prompts p
 tokens/s of each and the ratio gateway / client (goal >= 0.95).
 
 Case 2 (overhead per call): N requests of 1 token at concurrency 1 through each; the difference of their
-mean wall time per request is what the gateway adds to a call (cache lookup, audit rows, KVKK scan).
+mean wall time per request is what the gateway adds to a call (cache lookup, audit rows, KVKK scan, and
+its per-run start: probe, warehouse, client, spread over the N calls), and the CPU each spends per call.
 
 Prints figures only; asserts nothing.
 """
@@ -54,9 +55,10 @@ def run_gateway(base_url: str, model: str, n: int, c: int, max_tokens: int, tmp:
     requests = [ModelRequest(messages=[{"role": "user", "content": prompt(i, tag)}], params=params(i, max_tokens),
                              template_version="bench-v1", seed_id=str(i), sensitivity="public") for i in range(n)]
     gw = ModelGateway(settings, tmp / f"bench-{tag}.duckdb")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     results = gw.run(requests, asset="bench", partition=None)
     wall = time.perf_counter() - t0
+    run_gateway.cpu_s = time.process_time() - c0
     gw.close()
     return wall, sum(r.completion_tokens for r in results if r.ok), sum(r.ok for r in results)
 
@@ -84,8 +86,9 @@ def run_client(base_url: str, model: str, n: int, c: int, max_tokens: int, tag: 
             await client.close()
         return sum(tokens), len(tokens)
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     tokens, ok = asyncio.run(main())
+    run_client.cpu_s = time.process_time() - c0
     return time.perf_counter() - t0, tokens, ok
 
 
@@ -139,9 +142,13 @@ def main() -> None:
             m = args.overhead_n
             print(f"\n## case 2: {m} requests of 1 token at concurrency 1")
             cw, _, _ = run_client(base_url, model, m, 1, 1, "o-client")
+            ccpu = run_client.cpu_s
             gw, _, _ = run_gateway(base_url, model, m, 1, 1, tmp, "o-gateway")
+            gcpu = run_gateway.cpu_s
             print(f"openai client {cw / m * 1000:7.2f} ms per call, gateway {gw / m * 1000:7.2f} ms per call: "
                   f"overhead {(gw - cw) / m * 1000:+.2f} ms per call ({gw / cw:.3f}x the client's time)")
+            print(f"CPU of this process per call: client {ccpu / m * 1000:.2f} ms, gateway {gcpu / m * 1000:.2f} ms "
+                  "(on a CPU vLLM server the client's CPU is taken from the engine's)")
         finally:
             if server is not None:
                 server.stop()
