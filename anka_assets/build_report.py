@@ -29,10 +29,18 @@ class DomainSummary:
     tokens: int
     cost: float
     stale: bool = False  #: this domain's run failed: its tables are what an earlier run left
+    #: answers that ran to max_tokens (finish_reason=length), in `raw_cot` and `judged_cot` ...
+    truncated: int = 0
+    #: ... of the rows a model answered there
+    answered: int = 0
 
     @property
     def pass_rate(self) -> float | None:
         return self.passed / self.judged if self.judged else None
+
+    @property
+    def truncated_share(self) -> float | None:
+        return self.truncated / self.answered if self.answered else None
 
 
 CROSS_DOMAIN = "cross-domain"
@@ -63,11 +71,22 @@ def summarize(warehouse: str | Path, domains: Sequence[str], run_ids: Sequence[s
     with open_warehouse(warehouse, read_only=True, log=log) as con:
         have = _tables(con)
 
+        def columns(table: str) -> set[str]:
+            return {r[0] for r in con.execute(
+                "select column_name from information_schema.columns where table_schema = 'anka' and table_name = ?",
+                [table]).fetchall()} if table in have else set()
+
         def count(table: str, where: str, domain: str) -> int:
             if table not in have:
                 return 0
             return int(con.execute(f"select count(*) from anka.{table} where domain = ? and {where}",
                                    [domain]).fetchone()[0])
+
+        # Truncation is counted where the tables have its column (warehouses older than it do not).
+        trunc_sql = [(t, flag, answered) for t, flag, answered in (
+            ("raw_cot", "truncated", "status in ('ok', 'parse_error') or truncated"),
+            ("judged_cot", "judge_truncated", "judge_status in ('ok', 'judge_error') or judge_truncated"),
+        ) if flag in columns(t)]
 
         marks = ",".join("?" for _ in run_ids)
         out = []
@@ -82,6 +101,8 @@ def summarize(warehouse: str | Path, domains: Sequence[str], run_ids: Sequence[s
                 failed=count("raw_cot", "status = 'failed'", d),
                 passed=count("judged_cot", "passed", d), judged=count("judged_cot", "true", d),
                 calls_made=made, calls_cached=cached, tokens=tokens, cost=cost, stale=d in stale,
+                truncated=sum(count(t, flag, d) for t, flag, _ in trunc_sql),
+                answered=sum(count(t, answered, d) for t, _, answered in trunc_sql),
             ))
         if "model_audit" in have and run_ids:
             made, cached, tokens, cost = _calls(con, f"partition is null and run_id in ({marks})", run_ids)
@@ -90,7 +111,7 @@ def summarize(warehouse: str | Path, domains: Sequence[str], run_ids: Sequence[s
         return out
 
 
-HEADER = ("domain", "tasks", "ok rows", "pass rate", "blocked", "failed", "calls made", "cached", "tokens", "cost")
+HEADER = ("domain", "tasks", "ok rows", "pass rate", "blocked", "failed", "trunc", "calls", "cached", "tokens", "cost")
 
 
 def format_table(rows: Sequence[DomainSummary]) -> str:
@@ -110,7 +131,7 @@ def format_table(rows: Sequence[DomainSummary]) -> str:
 def _cells(r: DomainSummary) -> tuple[str, ...]:
     calls = (str(r.calls_made), str(r.calls_cached), f"{r.tokens:,}", f"{r.cost:.4f}")
     if r.domain == CROSS_DOMAIN:
-        return (r.domain, "", "", "", "", "", *calls)
-    name = (r.domain[:15] + "*") if r.stale else r.domain[:16]
+        return (r.domain, "", "", "", "", "", "", *calls)
+    name = (r.domain[:13] + "*") if r.stale else r.domain[:14]
     return (name, str(r.tasks), str(r.ok_rows), "—" if r.pass_rate is None else f"{r.pass_rate:.0%}",
-            str(r.blocked), str(r.failed), *calls)
+            str(r.blocked), str(r.failed), "—" if r.truncated_share is None else f"{r.truncated_share:.0%}", *calls)

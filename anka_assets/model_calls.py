@@ -44,6 +44,31 @@ class Answer(Generic[T]):
         """The error of the last attempt: the failed call's, else the last answer's parse error."""
         return self.result.error if self.result.status != "ok" else self.parse_error
 
+    @property
+    def truncated(self) -> bool:
+        """An answer of this row ran to ``max_tokens`` (``finish_reason=length``), the kept one or an earlier."""
+        return any(h.ok and h.finish_reason == "length" for h in self.history)
+
+    @property
+    def cut(self) -> bool:
+        """The answer kept for the row is the one cut by ``max_tokens``."""
+        return self.result.ok and self.result.finish_reason == "length"
+
+    @property
+    def reasked_after_length(self) -> bool:
+        """A re-ask with a larger budget was already made after a cut answer (never a second one)."""
+        return any(h.ok and h.finish_reason == "length" for h in self.history[:-1])
+
+
+def needs_reask(answer: Answer[Any]) -> bool:
+    """Whether ``answer`` is asked again: a malformed answer, or one cut by ``max_tokens`` even if it
+    parsed; but after one re-ask for a cut answer, a second cut is final (at most once per row). Pure."""
+    if answer.result.status != "ok":
+        return False
+    if answer.cut:
+        return not answer.reasked_after_length
+    return answer.parsed is None
+
 
 def _parse(result: ModelResult, parse: Callable[[str], T]) -> tuple[T | None, str | None]:
     if not result.ok:
@@ -103,7 +128,7 @@ def ask_parsed(
     sent = first
 
     for attempt in range(1, max_repairs + 1):
-        redo = [i for i, a in enumerate(answers) if a.status == "parse_error"]
+        redo = [i for i, a in enumerate(answers) if needs_reask(a)]
         if not redo:
             break
         retry_requests = [
@@ -120,9 +145,14 @@ def ask_parsed(
         for i, result in zip(redo, retried):
             previous = answers[i]
             parsed, error = _parse(result, parse)
+            history = previous.history + (result,)
+            if previous.parsed is not None and parsed is None:
+                # A cut answer that parsed was asked again for a whole one and the re-ask did not give
+                # one: keep the answer it had (still marked truncated).
+                answers[i] = Answer(previous.result, previous.parsed, None, attempt, history)
+                continue
             # The row keeps its LAST attempt: a failed re-ask makes it a failed row with that call's error.
-            answers[i] = Answer(result, parsed, error if result.ok else previous.parse_error, attempt,
-                                previous.history + (result,))
+            answers[i] = Answer(result, parsed, error if result.ok else previous.parse_error, attempt, history)
     return answers
 
 
@@ -299,6 +329,17 @@ def call_figures(calls: CallLedger, prefix: str = "") -> dict[str, Any]:
     if calls.blocked:
         out[f"{prefix}calls_blocked_kvkk"] = calls.blocked
     return out
+
+
+def truncation_metadata(truncated: Sequence[bool], answered: Sequence[bool], prefix: str = "") -> dict[str, Any]:
+    """How many answers ran to ``max_tokens``, for a domain's metadata, from its rows: rows whose answer
+    was cut at least once (``truncated``) and their share of the rows a model answered (``answered``)."""
+    n_answered = sum(bool(a) or bool(t) for a, t in zip(answered, truncated))
+    n_truncated = sum(bool(t) for t in truncated)
+    return {
+        f"{prefix}truncated_rows": n_truncated,
+        f"{prefix}truncated_share": MetadataValue.float(rate(n_truncated, n_answered)),
+    }
 
 
 def rate(part: int, whole: int) -> float:

@@ -36,6 +36,7 @@ from anka_assets.parsing import (
     parse_judge,
     parse_pairwise,
     parse_task_list,
+    response_format_max_tokens,
 )
 from anka_assets.prompts import PromptTemplate, load_prompt
 
@@ -91,11 +92,23 @@ class ModelTask(Generic[T]):
             merged = {**self.defaults, **(params or {}), **label.params}
             if structured and self.response_format is not None:
                 merged["response_format"] = self.response_format
+                merged = sized_max_tokens(merged, self.response_format)
             out.append(ModelRequest(
                 messages=template.messages(**variables), params=merged, template_version=template.version,
                 seed_id=label.seed_id, sensitivity=label.sensitivity, sample_index=label.sample_index,
             ))
         return out
+
+
+def sized_max_tokens(params: Mapping[str, Any], response_format: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with ``max_tokens`` lowered to what a complete answer to a bounded schema can need
+    (:func:`~anka_assets.parsing.response_format_max_tokens`); unchanged when the schema is unbounded or
+    the configured limit is already lower. Pure."""
+    out = dict(params)
+    bound = response_format_max_tokens(response_format)
+    if bound is not None and out.get("max_tokens") is not None and bound < int(out["max_tokens"]):
+        out["max_tokens"] = bound
+    return out
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,14 @@ import json
 import math
 import re
 from dataclasses import dataclass, fields
+from collections.abc import Mapping
 from typing import Any
 
 from anka_assets.text.normalize import dedup_key, turkish_lower
 
 __all__ = [
+    "schema_max_chars",
+    "response_format_max_tokens",
     "COT_RESPONSE_FORMAT",
     "JUDGE_RESPONSE_FORMAT",
     "TASK_LIST_RESPONSE_FORMAT",
@@ -49,6 +52,19 @@ SCORE_MAX = 5
 # response_format dicts (OpenAI structured output, also understood by vLLM / llama.cpp servers)
 # --------------------------------------------------------------------------------------------
 
+# Free text in every schema is bounded (``maxLength`` / ``maxItems``): a server that enforces the schema
+# (vLLM's structured outputs) then cannot let an answer run on inside a string, and `schema_max_chars`
+# gives the longest compact answer, from which `model_tasks` sizes ``max_tokens``. The bounds are generous
+# for what each field is for; a longer answer would be cut by the grammar, not by the token limit.
+COT_MAX_STEPS = 12
+COT_STEP_MAX_CHARS = 600
+COT_ANSWER_MAX_CHARS = 1500
+TASK_LIST_MAX_ITEMS = 50
+TASK_MAX_CHARS = 600  #: an expanded task's text (seed instructions are 10..2000 chars; new ones are short)
+JUDGE_TEXT_MAX_CHARS = 240  #: the judge's reason (`gerekce`)
+JUDGE_CLAIM_MAX_CHARS = 120  #: the hallucinated claim it quotes (`halusinasyon_iddiasi`)
+PAIRWISE_REASON_MAX_CHARS = 400
+
 COT_RESPONSE_FORMAT: dict[str, Any] = {
     "type": "json_schema",
     "json_schema": {
@@ -57,8 +73,9 @@ COT_RESPONSE_FORMAT: dict[str, Any] = {
         "schema": {
             "type": "object",
             "properties": {
-                "adimlar": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                "cevap": {"type": "string"},
+                "adimlar": {"type": "array", "items": {"type": "string", "maxLength": COT_STEP_MAX_CHARS},
+                            "minItems": 1, "maxItems": COT_MAX_STEPS},
+                "cevap": {"type": "string", "maxLength": COT_ANSWER_MAX_CHARS},
             },
             "required": ["adimlar", "cevap"],
             "additionalProperties": False,
@@ -75,12 +92,71 @@ TASK_LIST_RESPONSE_FORMAT: dict[str, Any] = {
         "strict": True,
         "schema": {
             "type": "object",
-            "properties": {"gorevler": {"type": "array", "items": {"type": "string"}}},
+            "properties": {"gorevler": {"type": "array", "items": {"type": "string", "maxLength": TASK_MAX_CHARS},
+                                        "maxItems": TASK_LIST_MAX_ITEMS}},
             "required": ["gorevler"],
             "additionalProperties": False,
         },
     },
 }
+
+
+def schema_max_chars(schema: Mapping[str, Any]) -> int | None:
+    """The longest compact JSON text (no whitespace outside strings) that ``schema`` allows, in
+    characters, or None when the schema does not bound it (a string without ``maxLength``, an array
+    without ``maxItems``, an object open to more properties). Pure.
+
+    A string counts as its ``maxLength`` plus its quotes (characters as written, escapes not counted:
+    the servers this bounds write UTF-8 text as is); an integer as the longer of its bounds; an object
+    as its braces, keys, colons and commas with every property present.
+    """
+    if "enum" in schema:
+        return max(len(json.dumps(v, ensure_ascii=False)) for v in schema["enum"])
+    types = schema.get("type")
+    if isinstance(types, list):
+        sizes = [schema_max_chars({**schema, "type": t}) for t in types]
+        return None if any(s is None for s in sizes) else max(sizes)  # type: ignore[type-var]
+    if types == "string":
+        limit = schema.get("maxLength")
+        return None if limit is None else int(limit) + 2
+    if types == "boolean":
+        return 5
+    if types == "null":
+        return 4
+    if types == "integer":
+        lo, hi = schema.get("minimum"), schema.get("maximum")
+        return None if lo is None or hi is None else max(len(str(int(lo))), len(str(int(hi))))
+    if types == "array":
+        items, most = schema.get("items"), schema.get("maxItems")
+        if most is None or not isinstance(items, Mapping):
+            return None
+        item = schema_max_chars(items)
+        return None if item is None else 2 + int(most) * item + max(0, int(most) - 1)
+    if types == "object":
+        props = schema.get("properties") or {}
+        if schema.get("additionalProperties", True) is not False:
+            return None
+        total = 2 + max(0, len(props) - 1)
+        for name, sub in props.items():
+            size = schema_max_chars(sub)
+            if size is None:
+                return None
+            total += len(json.dumps(name, ensure_ascii=False)) + 1 + size
+        return total
+    return None
+
+
+def response_format_max_tokens(response_format: Mapping[str, Any] | None) -> int | None:
+    """``max_tokens`` that always fits a complete answer to a bounded ``json_schema`` response format
+    (None when unbounded): every token of a vocabulary that holds Turkish letters writes at least one
+    character, and whitespace outside strings is off where the server offers it (vLLM's
+    ``disable_any_whitespace``). A few tokens more for the end of the sequence. Pure."""
+    if not response_format or response_format.get("type") != "json_schema":
+        return None
+    spec = response_format.get("json_schema") or {}
+    schema = spec.get("schema") if isinstance(spec, Mapping) else None
+    chars = schema_max_chars(schema) if isinstance(schema, Mapping) else None
+    return None if chars is None else chars + 8
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,8 +211,8 @@ _VERDICT_KINDS = _verdict_kinds()
 _KIND_SCHEMA: dict[str, dict[str, Any]] = {
     "score": {"type": "integer", "minimum": SCORE_MIN, "maximum": SCORE_MAX},
     "flag": {"type": "boolean"},
-    "optional_text": {"type": ["string", "null"]},
-    "text": {"type": "string"},
+    "optional_text": {"type": ["string", "null"], "maxLength": JUDGE_CLAIM_MAX_CHARS},
+    "text": {"type": "string", "maxLength": JUDGE_TEXT_MAX_CHARS},
 }
 
 JUDGE_RESPONSE_FORMAT: dict[str, Any] = {
@@ -547,7 +623,7 @@ PAIRWISE_RESPONSE_FORMAT: dict[str, Any] = {
             "type": "object",
             "properties": {
                 "kazanan": {"type": "string", "enum": list(PAIRWISE_CHOICES)},
-                "gerekce": {"type": "string"},
+                "gerekce": {"type": "string", "maxLength": PAIRWISE_REASON_MAX_CHARS},
             },
             "required": ["kazanan", "gerekce"],
             "additionalProperties": False,

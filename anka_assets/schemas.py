@@ -74,6 +74,8 @@ class RawCotSchema(CotRowSchema):
     cached: bool
     repairs: int = pa.Field(ge=0)
     attempts: int = pa.Field(ge=0)
+    #: an answer of this row ran to max_tokens (finish_reason=length), the kept one or one re-asked once
+    truncated: bool
     status: str = pa.Field(isin=list(RAW_COT_STATUSES))
     error: str = pa.Field(nullable=True)
     request_key: str
@@ -115,6 +117,7 @@ class JudgedCotSchema(CotRowSchema):
     halusinasyon_iddiasi: str = pa.Field(nullable=True)
     gerekce: str = pa.Field(nullable=True)
     judge_cached: bool
+    judge_truncated: bool  #: a verdict of this row ran to max_tokens (finish_reason=length)
     judge_prompt_tokens: int = pa.Field(ge=0)
     judge_completion_tokens: int = pa.Field(ge=0)
     judge_cost: float = pa.Field(ge=0)

@@ -7,15 +7,25 @@ import json
 import pytest
 
 from anka_assets.parsing import (
+    COT_ANSWER_MAX_CHARS,
+    COT_MAX_STEPS,
     COT_RESPONSE_FORMAT,
+    COT_STEP_MAX_CHARS,
+    JUDGE_CLAIM_MAX_CHARS,
     JUDGE_RESPONSE_FORMAT,
+    JUDGE_TEXT_MAX_CHARS,
+    PAIRWISE_RESPONSE_FORMAT,
+    TASK_LIST_MAX_ITEMS,
     TASK_LIST_RESPONSE_FORMAT,
+    TASK_MAX_CHARS,
     JudgeVerdict,
     ParsedCot,
     ParseError,
     parse_cot,
     parse_judge,
     parse_task_list,
+    response_format_max_tokens,
+    schema_max_chars,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -50,16 +60,66 @@ def test_response_format_shape(fmt, name, required):
 
 def test_response_format_field_types():
     cot = COT_RESPONSE_FORMAT["json_schema"]["schema"]["properties"]
-    assert cot["adimlar"] == {"type": "array", "items": {"type": "string"}, "minItems": 1}
-    assert cot["cevap"] == {"type": "string"}
+    assert cot["adimlar"] == {"type": "array", "items": {"type": "string", "maxLength": COT_STEP_MAX_CHARS},
+                              "minItems": 1, "maxItems": COT_MAX_STEPS}
+    assert cot["cevap"] == {"type": "string", "maxLength": COT_ANSWER_MAX_CHARS}
     judge = JUDGE_RESPONSE_FORMAT["json_schema"]["schema"]["properties"]
     for score in ("dogruluk", "kulturel_uygunluk"):
         assert judge[score] == {"type": "integer", "minimum": 1, "maximum": 5}
     assert judge["halusinasyon"] == {"type": "boolean"}
-    assert judge["halusinasyon_iddiasi"] == {"type": ["string", "null"]}
-    assert judge["gerekce"] == {"type": "string"}
+    assert judge["halusinasyon_iddiasi"] == {"type": ["string", "null"], "maxLength": JUDGE_CLAIM_MAX_CHARS}
+    assert judge["gerekce"] == {"type": "string", "maxLength": JUDGE_TEXT_MAX_CHARS}
     tasks = TASK_LIST_RESPONSE_FORMAT["json_schema"]["schema"]["properties"]
-    assert tasks["gorevler"] == {"type": "array", "items": {"type": "string"}}
+    assert tasks["gorevler"] == {"type": "array", "items": {"type": "string", "maxLength": TASK_MAX_CHARS},
+                                 "maxItems": TASK_LIST_MAX_ITEMS}
+
+
+def _longest_verdict() -> str:
+    """The longest compact verdict the judge schema allows, written out."""
+    return json.dumps({"dogruluk": 5, "kulturel_uygunluk": 5, "halusinasyon": False,
+                       "halusinasyon_iddiasi": "ş" * JUDGE_CLAIM_MAX_CHARS, "gerekce": "ğ" * JUDGE_TEXT_MAX_CHARS},
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+def test_every_schema_is_bounded_and_the_bound_is_the_longest_answer():
+    judge = JUDGE_RESPONSE_FORMAT["json_schema"]["schema"]
+    assert schema_max_chars(judge) == len(_longest_verdict())
+    longest_cot = json.dumps({"adimlar": ["a" * COT_STEP_MAX_CHARS] * COT_MAX_STEPS, "cevap": "b" * COT_ANSWER_MAX_CHARS},
+                             ensure_ascii=False, separators=(",", ":"))
+    assert schema_max_chars(COT_RESPONSE_FORMAT["json_schema"]["schema"]) == len(longest_cot)
+    for fmt in (COT_RESPONSE_FORMAT, JUDGE_RESPONSE_FORMAT, TASK_LIST_RESPONSE_FORMAT, PAIRWISE_RESPONSE_FORMAT):
+        assert response_format_max_tokens(fmt) == schema_max_chars(fmt["json_schema"]["schema"]) + 8
+    # The judge's whole verdict fits the judge's default 512 tokens, so max_tokens is sized from it.
+    assert response_format_max_tokens(JUDGE_RESPONSE_FORMAT) < 512
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "string"},
+    {"type": "array", "items": {"type": "string", "maxLength": 5}},
+    {"type": "object", "properties": {"a": {"type": "string", "maxLength": 3}}},  # open to more properties
+    {"type": "object", "properties": {"a": {"type": "number"}}, "additionalProperties": False},
+    {"type": "integer", "minimum": 0},
+])
+def test_unbounded_schemas_have_no_bound(schema):
+    assert schema_max_chars(schema) is None
+    assert response_format_max_tokens({"type": "json_schema", "json_schema": {"schema": schema}}) is None
+    assert response_format_max_tokens({"type": "json_object"}) is None
+
+
+def test_max_tokens_is_lowered_to_the_schema_bound_never_raised():
+    from anka_assets.model_tasks import COT, JUDGE, sized_max_tokens
+
+    bound = response_format_max_tokens(JUDGE_RESPONSE_FORMAT)
+    assert sized_max_tokens({"max_tokens": 512}, JUDGE_RESPONSE_FORMAT)["max_tokens"] == bound
+    assert sized_max_tokens({"max_tokens": 100}, JUDGE_RESPONSE_FORMAT)["max_tokens"] == 100
+    assert sized_max_tokens({"max_tokens": 2048}, COT_RESPONSE_FORMAT)["max_tokens"] == 2048  # bound is higher
+    row = {"seed_id": "tsk_0000000000000000", "sensitivity": "public", "sample_index": 0, "domain_label": "Hukuk",
+           "instruction": "Soru?", "reasoning_steps": ["Adım."], "answer": "Cevap."}
+    template = JUDGE.load_template()
+    assert JUDGE.requests([row], template, {"max_tokens": 512})[0].params["max_tokens"] == bound
+    # The tagged form (no schema) keeps the configured limit.
+    assert JUDGE.requests([row], template, {"max_tokens": 512}, structured=False)[0].params["max_tokens"] == 512
+    assert COT.requests([row], COT.load_template(), {"max_tokens": 2048})[0].params["max_tokens"] == 2048
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,7 +5,12 @@ LlamaConfig with hidden size 64, 2 layers, head_dim 32, random init; a byte-leve
 a few weights are then set by hand: the layers' output projections are zeroed (the residual stream is the
 token embedding), and the embedding / LM-head rows of three tokens make the greedy (and, by a wide margin,
 the sampled) continuation of ``<|assistant|>`` the single added token ANSWER_TEXT, then ``</s>``.
-ANSWER_TEXT is one JSON object that parses both as a chain of thought and as a judge verdict."""
+ANSWER_TEXT is one JSON object that parses both as a chain of thought and as a judge verdict.
+
+For a server that enforces the JSON schema (vLLM's structured outputs), one answer cannot fit every task's
+schema (`additionalProperties: false`), so ``answers=SCHEMA_ANSWERS`` gives one added token per task, in
+compact JSON (no whitespace outside strings), with logits 20, 19, 18, 17: the schema of the request rules out
+the others, and the one it allows is taken by a wide margin, then ``</s>``."""
 
 from __future__ import annotations
 
@@ -32,14 +37,35 @@ ANSWER_TEXT = (
     '"gerekce": "Cevap soruyla uyumlu ve Türkçe."}'
 )
 
+#: One compact answer per schema the refinery asks for (chain of thought, judge verdict, task list, pairwise
+#: verdict), each in
+#: its schema's property order and within its maxLength bounds.
+COT_ANSWER = (
+    '{"adimlar":["Soru dikkatle okunur ve temel kavramlar belirlenir.",'
+    '"Kavramlar Türk hukuku ve tarihi bağlamında açıklanır.","Sonuç gerekçesiyle birlikte yazılır."],'
+    '"cevap":"Bu sorunun cevabı, ilgili kavramların tarihsel ve hukuki bağlamıyla birlikte açıklanmasıdır."}'
+)
+JUDGE_ANSWER = (
+    '{"dogruluk":5,"kulturel_uygunluk":5,"halusinasyon":false,"halusinasyon_iddiasi":null,'
+    '"gerekce":"Cevap soruyla uyumlu ve Türkçe."}'
+)
+TASKS_ANSWER = (
+    '{"gorevler":["Türk hukukunda zamanaşımı ile hak düşürücü süre arasındaki farkları açıklayınız.",'
+    '"Tanzimat döneminde yapılan hukuki düzenlemelerin toplumsal etkilerini değerlendiriniz."]}'
+)
+PAIRWISE_ANSWER = '{"kazanan":"berabere","gerekce":"İki cevap da aynı ölçüde yeterli."}'
+SCHEMA_ANSWERS = (COT_ANSWER, JUDGE_ANSWER, TASKS_ANSWER, PAIRWISE_ANSWER)
+
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
 
 
-def build_tiny_teacher(directory: Path) -> Path:
-    """Write config, random weights, tokenizer and chat template to ``directory``; return it."""
+def build_tiny_teacher(directory: Path, answers: tuple[str, ...] = (ANSWER_TEXT,)) -> Path:
+    """Write config, weights, tokenizer and chat template to ``directory``; return it. After
+    ``<|assistant|>`` the model answers ``answers[0]`` (logit 20), else ``answers[1]`` (19), ... (what a
+    constrained decoder allows), then ``</s>``."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -59,7 +85,7 @@ def build_tiny_teacher(directory: Path) -> Path:
     )
     from tokenizers import AddedToken
 
-    fast.add_tokens([AddedToken(ANSWER_TEXT, special=False, normalized=False)])
+    fast.add_tokens([AddedToken(a, special=False, normalized=False) for a in answers])
     fast.chat_template = CHAT_TEMPLATE
     fast.save_pretrained(directory)
 
@@ -71,7 +97,7 @@ def build_tiny_teacher(directory: Path) -> Path:
         tie_word_embeddings=False,
     )
     model = LlamaForCausalLM(config)
-    assistant, answer, eos = (fast.convert_tokens_to_ids(t) for t in ("<|assistant|>", ANSWER_TEXT, "</s>"))
+    assistant, eos = (fast.convert_tokens_to_ids(t) for t in ("<|assistant|>", "</s>"))
     with torch.no_grad():
         for layer in model.model.layers:
             layer.self_attn.o_proj.weight.zero_()
@@ -79,11 +105,13 @@ def build_tiny_teacher(directory: Path) -> Path:
         embed, head = model.model.embed_tokens.weight, model.lm_head.weight
         embed[assistant].zero_()
         embed[assistant, 0] = 1.0
-        embed[answer].zero_()
-        embed[answer, 1] = 1.0
         head.zero_()
-        head[answer, 0] = 20.0  # after <|assistant|>: the answer (logit 160 vs 0)
-        head[eos, 1] = 20.0  # after the answer: end of sequence
+        for rank, text in enumerate(answers):
+            answer = fast.convert_tokens_to_ids(text)
+            embed[answer].zero_()
+            embed[answer, 1] = 1.0
+            head[answer, 0] = 20.0 - rank  # after <|assistant|>: the answer (logit 20 vs 0 for the rest)
+        head[eos, 1] = 20.0  # after an answer: end of sequence
     model.generation_config.eos_token_id = fast.eos_token_id
     model.generation_config.pad_token_id = fast.pad_token_id
     model.save_pretrained(directory)

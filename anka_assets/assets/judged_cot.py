@@ -39,6 +39,7 @@ from anka_assets.model_calls import (
     gate_calls,
     rate,
     status_metadata,
+    truncation_metadata,
 )
 from anka_assets.model_tasks import JUDGE, run_task
 from anka_assets.parsing import JudgeVerdict
@@ -142,7 +143,7 @@ def judge_fields(answer: Answer[JudgeVerdict] | None) -> dict[str, Any]:
     if answer is None:
         return {"judge_model": None, "judge_status": "skipped", "judge_error": None,
                 **dict.fromkeys(VERDICT_FIELDS),
-                "judge_cached": False, "judge_prompt_tokens": 0, "judge_completion_tokens": 0, "judge_cost": 0.0}
+                "judge_cached": False, "judge_truncated": False, "judge_prompt_tokens": 0, "judge_completion_tokens": 0, "judge_cost": 0.0}
     v, r = answer.parsed, answer.result
     status = {"ok": "ok", "parse_error": "judge_error"}.get(answer.status, answer.status)
     made = [h for h in answer.history if not h.cached]
@@ -151,6 +152,7 @@ def judge_fields(answer: Answer[JudgeVerdict] | None) -> dict[str, Any]:
         "judge_error": answer.error,
         **{name: getattr(v, name) if v else None for name in VERDICT_FIELDS},
         "judge_cached": all(h.cached for h in answer.history),
+        "judge_truncated": answer.truncated,
         "judge_prompt_tokens": sum(h.prompt_tokens for h in made),
         "judge_completion_tokens": sum(h.completion_tokens for h in made),
         "judge_cost": float(sum(h.cost for h in made)),
@@ -208,6 +210,8 @@ def domain_metadata(df: pl.DataFrame, calls: CallLedger, unmatched: Sequence[str
         "passed": passed,
         "pass_rate": MetadataValue.float(rate(passed, len(df))),
         **status_metadata(df["judge_status"].to_list(), prefix="judge_status"),
+        **truncation_metadata(df["judge_truncated"].to_list(), df["judge_status"].is_in(["ok", "judge_error"]).to_list(),
+                              prefix="judge_"),
         "reject_reasons": MetadataValue.md(reject_reason_chart(reasons)),
         **{f"rejected_{k}": v for k, v in sorted(reasons.items())},
         "expert_verdicts": int(df["expert_verdict"].is_not_null().sum()),

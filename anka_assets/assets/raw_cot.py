@@ -34,6 +34,7 @@ from anka_assets.model_calls import (
     gate_calls,
     rate,
     status_metadata,
+    truncation_metadata,
 )
 from anka_assets.model_tasks import COT, run_task
 from anka_assets.parsing import ParsedCot
@@ -93,6 +94,7 @@ def cot_rows(
                 "completion_tokens": sum(h.completion_tokens for h in a.history if not h.cached),
                 "latency_s": float(r.latency_s), "cost": float(sum(h.cost for h in a.history if not h.cached)),
                 "cached": all(h.cached for h in a.history), "repairs": a.repairs, "attempts": a.attempts,
+                "truncated": a.truncated,
                 "status": a.status, "error": a.error, "request_key": r.key,
                 "answer_tokens": r.completion_tokens,  # of the answer kept, whether or not it came from the cache
                 "teacher_endpoint": handler.endpoint if handler else None,
@@ -110,6 +112,7 @@ def domain_metadata(df: pl.DataFrame, calls: CallLedger, health: CallHealth) -> 
         "dagster/row_count": len(df),
         "ok_rate": MetadataValue.float(rate(len(ok), len(df))),
         **status_metadata(df["status"].to_list()),
+        **truncation_metadata(df["truncated"].to_list(), df["status"].is_in(["ok", "parse_error"]).to_list()),
         "rows_served_by_fallback": int((df["served_by"] == "teacher_fallback").sum()),
         **call_figures(calls),
         "preview_ok": MetadataValue.md(md_preview(ok, ["row_id", "instruction", "reasoning", "answer"], n=5, width=160)),

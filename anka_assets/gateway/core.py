@@ -390,7 +390,9 @@ class ModelGateway:
             elif p.key in cached:
                 stats.cache_hits += 1
                 results[p.index] = ModelResult.from_cache(p.key, cached[p.key])
-                audit(p, "cache_hit", f"{p.kvkk.reason}; response found in cache", "ok", completed_at=now)
+                hit = cached[p.key]
+                audit(p, "cache_hit", f"{p.kvkk.reason}; response found in cache", "ok", completed_at=now,
+                      finish_reason=hit.finish_reason, truncated=hit.finish_reason == "length")
             elif p.key in state.leaders:
                 stats.cache_hits += 1
                 reason = f"{p.kvkk.reason}; same call as an earlier request of this run"
@@ -555,6 +557,8 @@ class ModelGateway:
                     "status": result.status, "attempts": attempts, "prompt_tokens": result.prompt_tokens,
                     "completion_tokens": result.completion_tokens, "latency_s": latency, "cost": result.cost,
                     "error": result.error, "completed_at": completed,
+                    "finish_reason": result.finish_reason,
+                    "truncated": result.finish_reason == "length" if completion is not None else None,
                 })
             ]
             for f in followers.pop(p.key, ()):

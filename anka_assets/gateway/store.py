@@ -69,6 +69,8 @@ AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("latency_s", "DOUBLE"),
     ("cost", "DOUBLE"),
     ("error", "VARCHAR"),
+    ("finish_reason", "VARCHAR"),
+    ("truncated", "BOOLEAN"),
     ("completed_at", "TIMESTAMP"),
     ("pii_kinds", "VARCHAR"),
 )
@@ -160,6 +162,10 @@ class AuditRow:
     completed_at: datetime | None = None
     #: kinds the KVKK egress scan found in the request, comma-separated (None: none found)
     pii_kinds: str | None = None
+    #: why the answer ended (``stop``, ``length``...); None without an answer
+    finish_reason: str | None = None
+    #: the answer ran to ``max_tokens`` (``finish_reason=length``); None without an answer
+    truncated: bool | None = None
 
     def values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name, _ in AUDIT_COLUMNS)
