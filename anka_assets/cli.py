@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from anka_assets.build_report import format_table, summarize
+from anka_assets.warehouse import parse_target
 from anka_assets.gateway.store import WarehouseLockedError, open_warehouse
 from anka_assets.jobs import CROSS_DOMAIN_JOB, DOMAIN_JOB
 from anka_assets.reuse import FINGERPRINT_TAG, inputs_fingerprint
@@ -257,7 +258,7 @@ def reusable_cross_domain_run(instance, fingerprint: str | None, warehouse) -> s
 
 def cross_domain_outputs(warehouse) -> dict[str, Path]:
     """Where the current release and adapter lie, from their tables."""
-    if not Path(warehouse).exists():
+    if not parse_target(warehouse).exists():
         return {}
     out: dict[str, Path] = {}
     with open_warehouse(warehouse, read_only=True, log=SAY) as con:

@@ -43,6 +43,8 @@ CROSS_DOMAIN_JOB = "cross_domain_build"
 #: The stage groups of the UI whose domain tables get a job of their own (`release_domain`: eval_tasks and
 #: sft_dataset; the release itself, sft_export, is cross-domain).
 GROUP_JOBS = {"seeds": "seeds", "distillation": "distillation", "review": "review", "release": "release_domain"}
+#: Runs carrying this tag are limited to one at a time per value by the PostgreSQL instance's queue.
+EXCLUSIVE_TAG = "anka/exclusive"
 SEED_FILE_SHA = "seed_file_sha256"  #: `curated_seeds` metadata: the bytes it was built from
 
 
@@ -59,6 +61,8 @@ def build_jobs(assets: Sequence, partitions_def: PartitionsDefinition) -> dict[s
             "judged → review queue → held-out tasks → SFT rows. `anka-refinery build` runs it per domain."),
         CROSS_DOMAIN_JOB: define_asset_job(
             CROSS_DOMAIN_JOB, AssetSelection.assets(*cross_keys), executor_def=in_process_executor,
+            # deploy/dagster-postgres.yaml: one run of it at a time across every worker of the instance
+            tags={EXCLUSIVE_TAG: CROSS_DOMAIN_JOB},
             description="The release (sft_export), the LoRA adapter and its evaluation, over every domain "
             "built so far. `anka-refinery build` runs it after the domains when their tables changed."),
     }
