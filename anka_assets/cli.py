@@ -116,7 +116,7 @@ def _report(paths, chosen: Sequence[str], outcome: "BuildOutcome") -> int:
     print()
     print(table)
     print()
-    print(f"warehouse     {paths.warehouse}")
+    print(f"warehouse     {parse_target(paths.warehouse).describe()}")
     print(f"review CSVs   {paths.review_queue_dir}/<domain>.csv")
     print(f"verdicts to   {paths.reviews_dir}/<domain>.csv")
     for label, where in written.items():
@@ -127,7 +127,7 @@ def _report(paths, chosen: Sequence[str], outcome: "BuildOutcome") -> int:
         print(f"failed: {', '.join(outcome.failed)} (runs in the UI: `dg dev`, jobs {DOMAIN_JOB} / "
               f"{CROSS_DOMAIN_JOB}; --verbose for their event log)", file=sys.stderr)
         return 1
-    print(f"built {len(chosen)} domain(s) into {paths.warehouse}")
+    print(f"built {len(chosen)} domain(s) into {parse_target(paths.warehouse).describe()}")
     return 0
 
 
