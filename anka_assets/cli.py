@@ -37,9 +37,10 @@ def _default_dagster_home() -> None:
         os.environ["DAGSTER_HOME"] = str(PROJECT_ROOT)
 
 
-def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
-    """Submit one `domain_build` run per domain, then (unless its inputs are unchanged) one
-    `cross_domain_build` run, follow them, print the summary; 0 when every run succeeded."""
+def build(domains: Sequence[str] | None = None, verbose: bool = False, skip_release: bool = False) -> int:
+    """Submit one `domain_build` run per domain, then (unless its inputs are unchanged, or
+    `skip_release`: a worker of a scaled-out set-up that only builds domains) one `cross_domain_build`
+    run, follow them, print the summary; 0 when every run succeeded."""
     from dagster import DagsterInstance
 
     loaded = _load(domains)
@@ -59,7 +60,10 @@ def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
         for i, (domain, run_id) in enumerate(runs, 1):
             outcome.add(domain, follower.follow(run_id, f"[{i}/{len(runs)}] {domain}"))
         try:
-            _build_cross_domain(defs, instance, queue, follower, outcome)
+            if skip_release:
+                print("release, adapter and evaluation: not built (--skip-release)", flush=True)
+            else:
+                _build_cross_domain(defs, instance, queue, follower, outcome)
         except WarehouseLockedError as exc:
             outcome.add("cross-domain", RunResult("", False, str(exc)))
     return _report(paths, chosen, outcome)
@@ -196,7 +200,7 @@ class Follower:
                 if status == "QUEUED":
                     ahead = runs_ahead(self.instance, run_id)
                     if ahead:
-                        print(f"{title}: queued behind {ahead} (the instance runs one at a time)", flush=True)
+                        print(f"{title}: queued behind {ahead} (the run queue of the instance, dagster.yaml)", flush=True)
                 elif status == "STARTED":
                     started = time.monotonic()
                     print(f"{title}: building … (run {run_id})", flush=True)
@@ -332,13 +336,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_build = sub.add_parser("build", help="materialize every asset, every (or the given) domain")
     p_build.add_argument("--domain", action="append", help="only this domain (repeatable)")
     p_build.add_argument("--verbose", action="store_true", help="also show Dagster's own event log")
+    p_build.add_argument("--skip-release", action="store_true",
+                         help="build the domains only, not the release, adapter and evaluation (a worker among "
+                         "several: README, Scaling out)")
     sub.add_parser("dev", help="the UI: `dagster dev` (`--dg`: `dg dev`) with this instance, stopped within "
                    "seconds by Ctrl-C or SIGTERM; other arguments go to it", add_help=False)
     args = parser.parse_args(argv)
     _default_dagster_home()
     _quiet_libraries(getattr(args, "verbose", False))
     if args.command == "build":
-        return build(args.domain, verbose=args.verbose)
+        return build(args.domain, verbose=args.verbose, skip_release=args.skip_release)
     return 2
 
 

@@ -66,9 +66,18 @@ class SharedCluster:
         return {**self.env, "DAGSTER_HOME": str(self.home(name))}
 
     def instance(self, name: str = "observer"):
+        """The shared instance from this process (its URL is read from the environment when loaded)."""
         from dagster import DagsterInstance
 
-        return DagsterInstance.from_config(str(self.home(name)))
+        old = os.environ.get("ANKA_DAGSTER_PG_URL")
+        os.environ["ANKA_DAGSTER_PG_URL"] = self.env["ANKA_DAGSTER_PG_URL"]
+        try:
+            return DagsterInstance.from_config(str(self.home(name)))
+        finally:
+            if old is None:
+                os.environ.pop("ANKA_DAGSTER_PG_URL", None)
+            else:
+                os.environ["ANKA_DAGSTER_PG_URL"] = old
 
     def start_daemon(self, timeout_s: float = 180) -> None:
         """`dagster-daemon run` for the instance (its own DAGSTER_HOME), once its queue heartbeat shows."""
@@ -104,9 +113,11 @@ class SharedCluster:
             self.daemon.wait()
         self.daemon = None
 
-    def build(self, worker: str, domains: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-        """`anka-refinery build --domain ...` of one worker, started now (stdout and stderr together)."""
-        args = [CLI, "build", *[a for d in domains for a in ("--domain", d)]]
+    def build(self, worker: str, domains: list[str], extra_env: dict[str, str] | None = None,
+              release: bool = False) -> subprocess.Popen:
+        """`anka-refinery build --domain ... --skip-release` of one worker (the domains only, unless
+        `release`), started now (stdout and stderr together)."""
+        args = [CLI, "build", *[a for d in domains for a in ("--domain", d)], *([] if release else ["--skip-release"])]
         return subprocess.Popen(args, env={**self.env_for(worker), **(extra_env or {})}, cwd=REPO,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

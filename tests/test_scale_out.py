@@ -44,7 +44,7 @@ TASKS = {"hukuk": 3, "tarih": 2, "ekonomi": 2}
 
 @pytest.fixture
 def sims():
-    latency = FaultConfig(latency="fixed:0.05")
+    latency = FaultConfig(latency="fixed:0.02")
     with SimulatorServer(latency) as teacher, SimulatorServer(latency) as judge:
         yield teacher, judge
 
@@ -111,8 +111,6 @@ def test_two_workers_build_overlapping_domains_at_once(cluster, sims):
         assert Counter(r.tags["dagster/partition"] for r in runs)["tarih"] == 2  # both asked for it ...
         assert overlapping_runs(instance) == []  # ... and the queue never ran them at once
         assert all(r.tags.get(HOST_TAG) == host_id() for r in runs)  # each run says which machine ran it
-        cross = instance.get_runs(RunsFilter(job_name="cross_domain_build"))
-        assert cross and all(r.status == DagsterRunStatus.SUCCESS for r in cross)
 
     assert_each_domain_once(cluster, ["ekonomi", "hukuk", "tarih"])
     sent = Counter(p for p, _, _ in sent_per_payload(cluster))
