@@ -188,6 +188,7 @@ def test_postgres_restarted_mid_run_fails_clearly_then_a_rerun_completes(cluster
     assert a.returncode == 1, out[-4000:]
     failed = [line for line in out.splitlines() if line.startswith("FAILED ")]
     assert len(failed) == 1 and failed[0].startswith("FAILED hukuk: "), out[-4000:]
+    print(failed[0])  # what the user reads (pytest -s)
     assert "Traceback" not in out
     teacher.set_faults(FaultConfig())
     # The daemon survives the restart (or the CLI starts one): the re-run completes.
