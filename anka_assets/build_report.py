@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from anka_assets.warehouse import parse_target
 from anka_assets.gateway.store import open_warehouse
 
 
@@ -66,7 +67,7 @@ def summarize(warehouse: str | Path, domains: Sequence[str], run_ids: Sequence[s
     """Figures per domain from the warehouse, model calls counted for the given runs only, and a
     `cross-domain` row for the calls of the stages over every domain (the evaluation's judge) when
     there were any. `stale`: domains whose run failed (their figures were not refreshed)."""
-    if not Path(warehouse).exists():
+    if not parse_target(warehouse).exists():
         return []
     with open_warehouse(warehouse, read_only=True, log=log) as con:
         have = _tables(con)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from anka_assets.build_report import format_table, summarize
+from anka_assets.warehouse import parse_target
 from anka_assets.gateway.store import WarehouseLockedError, open_warehouse
 from anka_assets.jobs import CROSS_DOMAIN_JOB, DOMAIN_JOB
 from anka_assets.reuse import FINGERPRINT_TAG, inputs_fingerprint
@@ -36,9 +37,10 @@ def _default_dagster_home() -> None:
         os.environ["DAGSTER_HOME"] = str(PROJECT_ROOT)
 
 
-def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
-    """Submit one `domain_build` run per domain, then (unless its inputs are unchanged) one
-    `cross_domain_build` run, follow them, print the summary; 0 when every run succeeded."""
+def build(domains: Sequence[str] | None = None, verbose: bool = False, skip_release: bool = False) -> int:
+    """Submit one `domain_build` run per domain, then (unless its inputs are unchanged, or
+    `skip_release`: a worker of a scaled-out set-up that only builds domains) one `cross_domain_build`
+    run, follow them, print the summary; 0 when every run succeeded."""
     from dagster import DagsterInstance
 
     loaded = _load(domains)
@@ -58,7 +60,10 @@ def build(domains: Sequence[str] | None = None, verbose: bool = False) -> int:
         for i, (domain, run_id) in enumerate(runs, 1):
             outcome.add(domain, follower.follow(run_id, domain, f"[{i}/{len(runs)}] "))
         try:
-            _build_cross_domain(defs, instance, queue, follower, outcome)
+            if skip_release:
+                print("release, adapter and evaluation: not built (--skip-release)", flush=True)
+            else:
+                _build_cross_domain(defs, instance, queue, follower, outcome)
         except WarehouseLockedError as exc:
             outcome.add("cross-domain", RunResult("", False, str(exc)))
     return _report(paths, chosen, outcome)
@@ -115,7 +120,7 @@ def _report(paths, chosen: Sequence[str], outcome: "BuildOutcome") -> int:
     print()
     print(table)
     print()
-    print(f"warehouse     {paths.warehouse}")
+    print(f"warehouse     {parse_target(paths.warehouse).describe()}")
     print(f"review CSVs   {paths.review_queue_dir}/<domain>.csv")
     print(f"verdicts to   {paths.reviews_dir}/<domain>.csv")
     for label, where in written.items():
@@ -126,7 +131,7 @@ def _report(paths, chosen: Sequence[str], outcome: "BuildOutcome") -> int:
         print(f"failed: {', '.join(outcome.failed)} (runs in the UI: `dg dev`, jobs {DOMAIN_JOB} / "
               f"{CROSS_DOMAIN_JOB}; --verbose for their event log)", file=sys.stderr)
         return 1
-    print(f"built {len(chosen)} domain(s) into {paths.warehouse}")
+    print(f"built {len(chosen)} domain(s) into {parse_target(paths.warehouse).describe()}")
     return 0
 
 
@@ -195,7 +200,7 @@ class Follower:
                 if status == "QUEUED":
                     ahead = runs_ahead(self.instance, run_id)
                     if ahead:
-                        print(f"{position}{title}: queued behind {ahead} in the instance's run queue", flush=True)
+                        print(f"{position}{title}: queued behind {ahead} in the instance's run queue (dagster.yaml)", flush=True)
                 elif status == "STARTED":
                     started = time.monotonic()
                     print(f"{position}building {title} … (run {run_id})", flush=True)
@@ -261,7 +266,7 @@ def reusable_cross_domain_run(instance, fingerprint: str | None, warehouse) -> s
 
 def cross_domain_outputs(warehouse) -> dict[str, Path]:
     """Where the current release and adapter lie, from their tables."""
-    if not Path(warehouse).exists():
+    if not parse_target(warehouse).exists():
         return {}
     out: dict[str, Path] = {}
     with open_warehouse(warehouse, read_only=True, log=SAY) as con:
@@ -335,13 +340,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_build = sub.add_parser("build", help="materialize every asset, every (or the given) domain")
     p_build.add_argument("--domain", action="append", help="only this domain (repeatable)")
     p_build.add_argument("--verbose", action="store_true", help="also show Dagster's own event log")
+    p_build.add_argument("--skip-release", action="store_true",
+                         help="build the domains only, not the release, adapter and evaluation (a worker among "
+                         "several: README, Scaling out)")
     sub.add_parser("dev", help="the UI: `dagster dev` (`--dg`: `dg dev`) with this instance, stopped within "
                    "seconds by Ctrl-C or SIGTERM; other arguments go to it", add_help=False)
     args = parser.parse_args(argv)
     _default_dagster_home()
     _quiet_libraries(getattr(args, "verbose", False))
     if args.command == "build":
-        return build(args.domain, verbose=args.verbose)
+        return build(args.domain, verbose=args.verbose, skip_release=args.skip_release)
     return 2
 
 

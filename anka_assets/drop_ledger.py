@@ -4,7 +4,7 @@
 (held out for eval, not the best sample, personal data, duplicates). Each materialization replaces its
 domain's ledger rows, with a digest of the kept rows' ids: `sft_export` uses a domain's counts only when
 that digest matches the `sft_dataset` rows it reads, so the funnel never mixes two builds.
-Written straight to the warehouse file, like the adapter registry.
+Written straight to the warehouse (through `store.open_warehouse`), like the adapter registry.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import duckdb
 
-from anka_assets import settings
+from anka_assets import settings, warehouse as wh
+from anka_assets.gateway.store import open_warehouse
 
 TABLE = f"{settings.SCHEMA}.sft_drops"
 
@@ -26,27 +27,31 @@ def kept_digest(row_ids: Iterable[str]) -> str:
 
 
 def _ensure(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create schema if not exists {settings.SCHEMA}")
-    con.execute(f"create table if not exists {TABLE} (domain VARCHAR, reason VARCHAR, rows BIGINT, "
-                "kept_rows BIGINT, kept_digest VARCHAR, recorded_at TIMESTAMP)")
+    wh.retry_conflicts(lambda: con.execute(f"create schema if not exists {settings.SCHEMA}"), what="create schema")
+    wh.retry_conflicts(lambda: con.execute(
+        f"create table if not exists {TABLE} (domain VARCHAR, reason VARCHAR, rows BIGINT, "
+        "kept_rows BIGINT, kept_digest VARCHAR, recorded_at TIMESTAMP)"), what=f"create {TABLE}")
 
 
 def record(warehouse: str | Path, domain: str, dropped: Mapping[str, int], kept_row_ids: Iterable[str]) -> None:
     """Replace `domain`'s ledger with these counts (every reason given, zeros included)."""
     ids = list(kept_row_ids)
     digest = kept_digest(ids)
-    with duckdb.connect(str(warehouse)) as con:
-        _ensure(con)
-        con.execute("begin")
+    rows = [[domain, reason, int(n), len(ids), digest] for reason, n in sorted(dropped.items())]
+
+    def replace(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"delete from {TABLE} where domain = ?", [domain])
-        con.executemany(f"insert into {TABLE} values (?, ?, ?, ?, ?, now())",
-                        [[domain, reason, int(n), len(ids), digest] for reason, n in sorted(dropped.items())])
-        con.execute("commit")
+        if rows:
+            con.executemany(f"insert into {TABLE} values (?, ?, ?, ?, ?, now())", rows)
+
+    with open_warehouse(warehouse) as con:
+        _ensure(con)
+        wh.transaction(con, replace, what=TABLE)
 
 
 def read(warehouse: str | Path) -> dict[str, tuple[str, dict[str, int]]]:
     """{domain: (kept digest, {reason: rows})}; empty when nothing was recorded yet."""
-    with duckdb.connect(str(warehouse)) as con:
+    with open_warehouse(warehouse) as con:
         _ensure(con)
         rows = con.execute(f"select domain, reason, rows, kept_digest from {TABLE}").fetchall()
     out: dict[str, tuple[str, dict[str, int]]] = {}

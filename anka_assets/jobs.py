@@ -5,7 +5,8 @@
 - one job per stage group for the UI's launchpad: `seeds`, `distillation`, `review`, `release_domain`
   (the domain half of the `release` group) and `student`.
 
-All run their steps in the run's own process (`in_process_executor`): one model load per run, and the
+All run their steps in the run's own process (Dagster's `in_process` executor, which here also tags the run
+with the machine executing it for the dead-run sweep, dead_runs.py): one model load per run, and the
 model locks and the warehouse connection stay in one process. Runs go through the instance's run queue
 (`dagster.yaml`'s `max_concurrent_runs`), whoever submits them.
 
@@ -17,6 +18,7 @@ same content is never built twice by the sensor).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,10 +34,10 @@ from dagster import (
     SkipReason,
 
     define_asset_job,
-    in_process_executor,
     sensor,
 )
 
+from anka_assets.dead_runs import host_tagged_in_process_executor
 from anka_assets.seed_loader import list_seed_files
 
 DOMAIN_JOB = "domain_build"
@@ -43,7 +45,38 @@ CROSS_DOMAIN_JOB = "cross_domain_build"
 #: The stage groups of the UI whose domain tables get a job of their own (`release_domain`: eval_tasks and
 #: sft_dataset; the release itself, sft_export, is cross-domain).
 GROUP_JOBS = {"seeds": "seeds", "distillation": "distillation", "review": "review", "release": "release_domain"}
+#: Runs carrying this tag are limited to one at a time per value by the PostgreSQL instance's queue.
+EXCLUSIVE_TAG = "anka/exclusive"
 SEED_FILE_SHA = "seed_file_sha256"  #: `curated_seeds` metadata: the bytes it was built from
+
+
+#: `ANKA_EXECUTOR` values: where a run's steps execute (deploy/README.md). Unset: in the run's process.
+EXECUTORS = ("in_process", "k8s", "celery", "docker")
+
+
+def executor_from_env(environ: Mapping[str, str] | None = None):
+    """The executor of every job: `ANKA_EXECUTOR` = in_process (default) | k8s (each step a Kubernetes
+    Job, dagster-k8s) | celery (each step a Celery task, dagster-celery) | docker (each step a container,
+    dagster-docker). The last three come with `pip install 'anka-refinery[deploy]'`; their own settings
+    are the run config's `execution.config` (deploy/executors/*.yaml)."""
+    env = os.environ if environ is None else environ
+    name = env.get("ANKA_EXECUTOR", "").strip() or "in_process"
+    if name not in EXECUTORS:
+        raise ValueError(f"ANKA_EXECUTOR={name!r}: choose one of {', '.join(EXECUTORS)}")
+    try:
+        if name == "k8s":
+            from dagster_k8s import k8s_job_executor
+            return k8s_job_executor
+        if name == "celery":
+            from dagster_celery import celery_executor
+            return celery_executor
+        if name == "docker":
+            from dagster_docker import docker_executor
+            return docker_executor
+    except ImportError as exc:
+        raise ValueError(f"ANKA_EXECUTOR={name} needs the deploy extra: pip install 'anka-refinery[deploy]' "
+                         f"({exc})") from None
+    return host_tagged_in_process_executor
 
 
 def build_jobs(assets: Sequence, partitions_def: PartitionsDefinition) -> dict[str, Any]:
@@ -51,24 +84,27 @@ def build_jobs(assets: Sequence, partitions_def: PartitionsDefinition) -> dict[s
                    for k in a.keys]
     cross_keys = [k for a in assets if getattr(a, "is_materializable", False) and a.partitions_def is None
                   for k in a.keys]
+    executor = executor_from_env()
     jobs = {
         DOMAIN_JOB: define_asset_job(
             DOMAIN_JOB, AssetSelection.assets(*domain_keys), partitions_def=partitions_def,
-            executor_def=in_process_executor,
+            executor_def=executor,
             description="Every table of one domain: curated seeds → expanded tasks → chains of thought → "
             "judged → review queue → held-out tasks → SFT rows. `anka-refinery build` runs it per domain."),
         CROSS_DOMAIN_JOB: define_asset_job(
-            CROSS_DOMAIN_JOB, AssetSelection.assets(*cross_keys), executor_def=in_process_executor,
+            CROSS_DOMAIN_JOB, AssetSelection.assets(*cross_keys), executor_def=executor,
+            # deploy/dagster-postgres.yaml: one run of it at a time across every worker of the instance
+            tags={EXCLUSIVE_TAG: CROSS_DOMAIN_JOB},
             description="The release (sft_export), the LoRA adapter and its evaluation, over every domain "
             "built so far. `anka-refinery build` runs it after the domains when their tables changed."),
     }
     for group, name in GROUP_JOBS.items():
         jobs[name] = define_asset_job(
             name, AssetSelection.groups(group) & AssetSelection.assets(*domain_keys),
-            partitions_def=partitions_def, executor_def=in_process_executor,
+            partitions_def=partitions_def, executor_def=executor,
             description=f"The `{group}` stage group's domain tables.")
     jobs["student"] = define_asset_job(
-        "student", AssetSelection.groups("student"), executor_def=in_process_executor,
+        "student", AssetSelection.groups("student"), executor_def=executor,
         description="The `student` stage group: train the LoRA adapter on the release and evaluate it.")
     return jobs
 

@@ -7,6 +7,13 @@ kernel releases it when that process dies, however it dies. The lock file (`<DAG
 release empties it; a holder line found by the next owner was therefore left by a process that died
 holding the lock, and if that run is still STARTED in the instance while its process is gone, it is
 marked failed there, so the UI shows the truth.
+
+With a PostgreSQL instance (deploy/dagster-postgres.yaml: workers on several machines) a file on one
+machine cannot exclude a step on another, so the lock is a PostgreSQL advisory lock in the instance's
+database instead (:func:`pg_model_lock`), held by a connection of the step's own process: PostgreSQL
+frees it when that session ends, on `kill -9` too (the kernel closes the socket) and, through TCP
+keepalives, within ~30 s when a machine is lost. ``ANKA_<ROLE>_LOCK_SLOTS`` (default 1) lets that many
+steps of a role run at once (several replicas behind the gateway's replica list).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from anka_assets.dead_runs import SWEPT, end_dead_run, reap_dead_runs
+from anka_assets.dead_runs import SWEPT, end_dead_run, host_id, reap_dead_runs
 
 LOCK_DIR = ".locks"
 #: How often a waiting step repeats, in the run log, which run holds the lock.
@@ -132,6 +139,93 @@ def settle_dead_holder(instance: Any, previous: Holder, *, role: str, run_id: st
     return True
 
 
+def instance_postgres_url(instance: Any) -> str | None:
+    """The PostgreSQL URL of the instance's run storage (deploy/dagster-postgres.yaml), else None."""
+    try:
+        from dagster_postgres.run_storage import PostgresRunStorage
+    except ImportError:  # pragma: no cover - dagster-postgres is a default dependency
+        return None
+    storage = instance.run_storage
+    return storage.postgres_url if isinstance(storage, PostgresRunStorage) else None
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy URL (``postgresql+psycopg2://``) as libpq reads it (``postgresql://``)."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.split('+', 1)[0]}{sep}{rest}"
+
+
+def lock_class_id(role: str) -> int:
+    """The advisory lock's first key for a role: a stable signed 32-bit number."""
+    import zlib
+
+    value = zlib.crc32(f"anka-model-lock:{role}".encode("utf-8"))
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def lock_slots(role: str, environ: Any = None) -> int:
+    env = os.environ if environ is None else environ
+    raw = env.get(f"ANKA_{role.upper()}_LOCK_SLOTS", "1")
+    try:
+        slots = int(raw)
+    except ValueError:
+        raise ValueError(f"ANKA_{role.upper()}_LOCK_SLOTS={raw!r}: give a whole number of slots (>= 1)") from None
+    if slots < 1:
+        raise ValueError(f"ANKA_{role.upper()}_LOCK_SLOTS={raw!r}: give a whole number of slots (>= 1)")
+    return slots
+
+
+def lock_application_name(role: str, holder: Holder) -> str:
+    """What the lock's session calls itself in pg_stat_activity: how waiters name the holder."""
+    return f"anka {role} lock: run {holder.run_id[:8]} {holder.step} pid {holder.pid}@{holder.host}"[:63]
+
+
+@contextmanager
+def pg_model_lock(
+    url: str, role: str, holder: Holder, *, on_wait: Callable[[list[str], float], None],
+    slots: int = 1, report_every_s: float | None = None, poll_s: float = 0.5,
+) -> Iterator[int]:
+    """Hold one of `slots` advisory locks ``(lock_class_id(role), slot)`` in the database at `url` for the
+    block; yields the slot. While all are taken, `on_wait(holders, waited_s)` is called at once and then
+    every `report_every_s`, with the application names of the sessions holding them."""
+    import psycopg2
+
+    report_every_s = REPORT_EVERY_S if report_every_s is None else report_every_s
+    try:
+        con = psycopg2.connect(libpq_url(url), application_name=lock_application_name(role, holder),
+                               keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
+                               connect_timeout=10)
+    except psycopg2.OperationalError as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RuntimeError(f"the {role} lock needs the Dagster instance's PostgreSQL, which cannot be reached "
+                           f"({first}); check ANKA_DAGSTER_PG_URL and that the server is up, then build again") from None
+    con.autocommit = True
+    key = lock_class_id(role)
+    prefix = f"anka {role} lock:%"
+    try:
+        started = time.monotonic()
+        next_report = started
+        slot = None
+        with con.cursor() as cur:
+            while slot is None:
+                for candidate in range(slots):
+                    cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (key, candidate))
+                    if cur.fetchone()[0]:
+                        slot = candidate
+                        break
+                else:
+                    now = time.monotonic()
+                    if now >= next_report:
+                        cur.execute("SELECT application_name FROM pg_stat_activity WHERE application_name LIKE %s "
+                                    "AND pid <> pg_backend_pid() ORDER BY backend_start", (prefix,))
+                        on_wait([r[0] for r in cur.fetchall()], now - started)
+                        next_report = now + report_every_s
+                    time.sleep(poll_s)
+        yield slot
+    finally:
+        con.close()  # ends the session: PostgreSQL frees the lock (as it does when the process dies)
+
+
 @contextmanager
 def step_model_lock(context: Any, role: str) -> Iterator[None]:
     """The `role` lock of this Dagster instance, held for one step, with waits and takeovers logged
@@ -154,7 +248,19 @@ def step_model_lock(context: Any, role: str) -> Iterator[None]:
         except Exception as exc:  # noqa: BLE001  (the lock is ours either way)
             context.log.warning(f"Could not settle the run that died holding the {role} lock: {exc!r}")
 
-    with file_lock(lock_path(instance.root_directory, role), holder, on_wait=on_wait, on_stale=on_stale):
+    url = instance_postgres_url(instance)
+    if url is not None:
+        holder = Holder(run_id=holder.run_id, pid=holder.pid, host=host_id(), step=holder.step, since=holder.since)
+
+        def on_pg_wait(holders: list[str], waited: float) -> None:
+            who = "; ".join(holders) or "a session that has just ended"
+            context.log.info(f"Waiting for the {role} lock (PostgreSQL advisory lock, "
+                             f"{lock_slots(role)} slot(s)), held by {who}; waited {waited:.0f} s so far.")
+
+        lock = pg_model_lock(url, role, holder, on_wait=on_pg_wait, slots=lock_slots(role))
+    else:
+        lock = file_lock(lock_path(instance.root_directory, role), holder, on_wait=on_wait, on_stale=on_stale)
+    with lock:
         try:  # bookkeeping for the UI and the run queue: never a reason to fail this step
             for dead in reap_dead_runs(instance, f"by run {context.run_id} (step {holder.step})"):
                 context.log.warning(f"Run {dead} was STARTED but its process is gone: marked failed.")

@@ -11,12 +11,15 @@ from collections.abc import Sequence
 import polars as pl
 from dagster import ConfigurableResource, Failure, InputContext, OutputContext
 from dagster._core.storage.db_io_manager import DbIOManager
-from dagster_duckdb.io_manager import DuckDbClient
+from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
+from dagster._core.errors import DagsterInvalidMetadata
+from dagster_duckdb.io_manager import DuckDbClient, _get_cleanup_statement
 from dagster_duckdb_polars import DuckDBPolarsIOManager, DuckDBPolarsTypeHandler
 from pydantic import Field
 
 from anka_assets import settings
 from anka_assets.gateway.store import open_warehouse
+from anka_assets.warehouse import parse_target, transaction, warehouse_target
 
 
 class RefineryPaths(ConfigurableResource):
@@ -25,7 +28,8 @@ class RefineryPaths(ConfigurableResource):
     seeds_dir: str = Field(description="Folder of curated seed files, one `<domain>.yaml` per partition.")
     reviews_dir: str = Field(description="Folder of expert verdict files, `<domain>.csv`.")
     review_queue_dir: str = Field(description="Where review queues for experts are exported, `<domain>.csv`.")
-    warehouse: str = Field(description="The DuckDB file that holds every table (also the model cache and audit).")
+    warehouse: str = Field(description="Where every table is (also the model cache and audit): the DuckDB file, "
+                           "or a DuckLake catalog `ducklake:postgres:<conninfo>` (ANKA_WAREHOUSE).")
     exports_dir: str | None = Field(
         default=None,
         description="Where sft_export writes versioned releases, `<exports_dir>/<release_version>/`; "
@@ -38,7 +42,7 @@ class RefineryPaths(ConfigurableResource):
             seeds_dir=str(settings.seeds_dir()),
             reviews_dir=str(settings.reviews_dir()),
             review_queue_dir=str(settings.review_queue_dir()),
-            warehouse=str(settings.duckdb_path()),
+            warehouse=warehouse_target(),
             exports_dir=str(settings.exports_dir()),
         )
 
@@ -50,7 +54,7 @@ class RefineryPaths(ConfigurableResource):
     def exports_path(self) -> Path:
         if self.exports_dir:
             return Path(self.exports_dir)
-        if "ANKA_EXPORTS_DIR" in os.environ:
+        if "ANKA_EXPORTS_DIR" in os.environ or parse_target(self.warehouse).is_lake:
             return settings.exports_dir()
         return Path(self.warehouse).parent / "exports"
 
@@ -82,11 +86,7 @@ class WarehouseTypeHandler(DuckDBPolarsTypeHandler):
     def load_input(self, context: InputContext, table_slice, connection) -> pl.DataFrame:
         """Like the stock handler, but a table that was never written is one clear line, not a
         DuckDB catalog error: which asset, which partition(s), and how to build them."""
-        exists = connection.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [table_slice.schema, table_slice.table],
-        ).fetchone()[0]
-        if not exists:
+        if not table_exists(connection, table_slice.schema, table_slice.table):
             raise Failure(description=missing_upstream_message(
                 table_slice.table, context.asset_partition_keys if context.has_asset_partitions else []
             ))
@@ -108,10 +108,23 @@ def missing_upstream_message(asset: str, partitions: Sequence[str]) -> str:
     )
 
 
+def table_exists(connection, schema: str, table: str) -> bool:
+    return bool(connection.execute(
+        "select count(*) from information_schema.tables where table_catalog = current_database() "
+        "and table_schema = ? and table_name = ?", [schema, table]).fetchone()[0])
+
+
 class WarehouseClient(DuckDbClient):
     """dagster-duckdb's client, connecting through `store.open_warehouse`: while another process holds
     the file, the step says so in its log (a warning naming the file and the holding process, then a
     countdown) instead of retrying silently, and gives up clearly after `ANKA_WAREHOUSE_LOCK_WAIT_S`."""
+
+    @staticmethod
+    def delete_table_slice(context: OutputContext, table_slice, connection) -> None:
+        """The stock delete, without relying on a caught error for a missing table: inside a
+        transaction any error aborts it."""
+        if table_exists(connection, table_slice.schema, table_slice.table):
+            connection.execute(_get_cleanup_statement(table_slice))
 
     @staticmethod
     @contextmanager
@@ -126,19 +139,48 @@ class WarehouseClient(DuckDbClient):
             conn.close()
 
 
+class WarehouseDbIOManager(DbIOManager):
+    """Dagster's DB IO manager, with a partition's write as ONE transaction (delete the partition's rows,
+    insert the new ones, commit): a reader in another process sees the old partition or the new one,
+    never half of it. On a DuckLake warehouse a commit refused because another worker committed to the
+    same table first ("Transaction conflict") runs the whole transaction again."""
+
+    def handle_output(self, context: OutputContext, obj: object) -> None:
+        if obj is None:
+            return super().handle_output(context, obj)  # Dagster's own error for a None output
+        self._check_supported_type(type(obj))
+        table_slice = self._get_table_slice(context, context)
+        handler = self._resolve_handler(type(obj))
+        log = getattr(context, "log", None)
+        with self._db_client.connect(context, table_slice) as conn:
+            def write(con) -> None:
+                self._db_client.ensure_schema_exists(context, table_slice, con)
+                self._db_client.delete_table_slice(context, table_slice, con)
+                handler.handle_output(context, table_slice, obj, con)
+
+            transaction(conn, write, log=log, what=f"write {table_slice.schema}.{table_slice.table}")
+        context.add_output_metadata({"Query": self._db_client.get_select_statement(table_slice)})
+        try:
+            context.add_output_metadata(dict(TableMetadataSet(table_name=self._db_client.get_table_name(table_slice))))
+        except DagsterInvalidMetadata:
+            pass
+
+
 class WarehouseIOManager(DuckDBPolarsIOManager):
-    """The refinery's warehouse: every asset table in one DuckDB file, schema `anka`."""
+    """The refinery's warehouse: every asset table in schema `anka` of the DuckDB file, or of the
+    DuckLake catalog (`anka_assets.warehouse`)."""
 
     @staticmethod
     def type_handlers() -> Sequence[DuckDBPolarsTypeHandler]:
         return [WarehouseTypeHandler()]
 
     def create_io_manager(self, context) -> DbIOManager:
-        return DbIOManager(db_client=WarehouseClient(), database=self.database, schema=self.schema_,
+        return WarehouseDbIOManager(db_client=WarehouseClient(), database=self.database, schema=self.schema_,
                            type_handlers=self.type_handlers(), default_load_type=self.default_load_type(),
                            io_manager_name="WarehouseIOManager")
 
 
 def warehouse_io_manager(database: str | Path) -> WarehouseIOManager:
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if not parse_target(database).is_lake:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     return WarehouseIOManager(database=str(database), schema=settings.SCHEMA)

@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from anka_assets.warehouse import parse_target
 from anka_assets.gateway.store import open_warehouse
 from anka_assets.settings import SCHEMA
 
@@ -60,7 +61,7 @@ def settings_digest(environ: Mapping[str, str]) -> str:
 def inputs_fingerprint(warehouse: str | Path, tables: Iterable[str], package_dir: Path,
                        environ: Mapping[str, str] | None = None, log=None) -> str | None:
     """The fingerprint of what the cross-domain stages would read now; None without a warehouse."""
-    if not Path(warehouse).exists():
+    if not parse_target(warehouse).exists():
         return None
     with open_warehouse(warehouse, read_only=True, log=log) as con:
         have = {r[0] for r in con.execute(

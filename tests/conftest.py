@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -124,3 +125,39 @@ def judge_sim():
 
     with SimulatorServer() as sim:
         yield sim
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster for the session (tests/pg.py). Skipped where PostgreSQL is not
+    installed, except under CI (CI=true), where that is a failure: `.ci/postgres.sh` installs it."""
+    from tests.pg import PostgresCluster, pg_bin_dir
+
+    ci = os.environ.get("CI", "").lower() == "true"
+    bin_dir = pg_bin_dir()
+    if bin_dir is None:
+        message = "PostgreSQL is not installed (no initdb): run `bash .ci/postgres.sh`"
+        if ci:
+            pytest.fail(message)
+        pytest.skip(message)
+    import tempfile
+
+    # Not under pytest's tmp dir: that is private to root, and the server runs as `postgres`.
+    root = Path(tempfile.mkdtemp(prefix="anka-pg-"))
+    cluster = PostgresCluster(root=root, bin=bin_dir)
+    try:
+        cluster.init()
+        cluster.start()
+    except Exception as exc:  # noqa: BLE001
+        message = f"could not start a throwaway PostgreSQL in {root}: {exc}"
+        if ci:
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield cluster
+    finally:
+        try:
+            cluster.stop("immediate")
+        except Exception:  # noqa: BLE001  (already down)
+            pass
+        shutil.rmtree(root, ignore_errors=True)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
+from anka_assets import warehouse as warehouse_kind
 from anka_assets.gateway import store
 from anka_assets.gateway.backends import HttpBackend, VllmBackend, check_vllm_available, make_backend
 from anka_assets.gateway.endpoint import EndpointSettings, url_for_messages
@@ -140,10 +141,11 @@ class _RunState:
 class _Warehouse:
     """The DuckDB connection of one run, used from a single worker thread so the event loop never blocks."""
 
-    def __init__(self, path: Path, log: logging.Logger) -> None:
+    def __init__(self, path: Path | str, log: logging.Logger) -> None:
         self.path = path
         self.log = log
         self.con: Any = None
+        self.lake = warehouse_kind.parse_target(path).is_lake  #: DuckLake: MERGE and conflict retries
         self._queue: list[tuple[list, Any, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="anka-gateway-db")
@@ -181,7 +183,7 @@ class _Warehouse:
         while self._queue:
             batch, self._queue = self._queue, []
             try:
-                await self.call(store.record_outcomes, [(updates, cache) for updates, cache, _ in batch])
+                await self.call(store.record_outcomes, [(updates, cache) for updates, cache, _ in batch], lake=self.lake)
             except BaseException as exc:
                 for *_, future in batch:
                     if not future.done():
@@ -212,7 +214,8 @@ class ModelGateway:
         self, settings: EndpointSettings, db_path: str | os.PathLike, *, log: logging.Logger | None = None
     ) -> None:
         self.settings = settings
-        self.db_path = Path(db_path)
+        # A DuckDB file, or a DuckLake target (`ducklake:postgres:...`, kept as written: not a path).
+        self.db_path: Path | str = db_path if warehouse_kind.parse_target(db_path).is_lake else Path(db_path)
         self.log = log or _LOG
         self.last_stats = GatewayRunStats()
         #: the gateway's own figures per (asset, partition), over every run of this gateway

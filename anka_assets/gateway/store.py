@@ -19,6 +19,7 @@ from typing import Any, Iterable, Sequence
 
 import duckdb
 
+from anka_assets import warehouse
 from anka_assets.settings import SCHEMA
 
 __all__ = [
@@ -109,12 +110,12 @@ _PRIMARY_KEYS = {CACHE_TABLE: "key", AUDIT_TABLE: "audit_id", WINDOW_TABLE: "rep
 _TABLES = {CACHE_TABLE: CACHE_COLUMNS, AUDIT_TABLE: AUDIT_COLUMNS, WINDOW_TABLE: WINDOW_COLUMNS}
 
 
-def table_ddl(table: str, columns: Sequence[tuple[str, str]]) -> str:
-    """CREATE TABLE from a column list (the primary key first in the list)."""
-    key = _PRIMARY_KEYS[table]
+def table_ddl(table: str, columns: Sequence[tuple[str, str]], *, keys: bool = True) -> str:
+    """CREATE TABLE from a column list. ``keys``: declare the primary key (a DuckDB file; DuckLake has
+    none, and every write here is a MERGE on the key, so the key holds either way)."""
+    key = _PRIMARY_KEYS[table] if keys else None
     body = ", ".join(f'"{n}" {t}' + (" PRIMARY KEY" if n == key else "") for n, t in columns)
     return f"CREATE TABLE IF NOT EXISTS {table} ({body})"
-
 
 
 def utcnow() -> datetime:
@@ -189,6 +190,10 @@ class WarehouseLockedError(RuntimeError):
     """The warehouse file stayed locked by another process for longer than the configured wait."""
 
 
+class WarehouseUnavailableError(RuntimeError):
+    """A DuckLake warehouse whose catalog (PostgreSQL) cannot be reached or attached."""
+
+
 def lock_wait_s() -> float:
     """How long a step waits for another process to release the warehouse file (`ANKA_WAREHOUSE_LOCK_WAIT_S`)."""
     return float(os.environ.get("ANKA_WAREHOUSE_LOCK_WAIT_S", "300"))
@@ -206,7 +211,19 @@ def open_warehouse(
     """Connect, waiting while another process holds the file's lock: at once a WARNING naming the file
     and, where DuckDB says, the process holding it; then a countdown every 10 s; after `timeout_s`
     (default `ANKA_WAREHOUSE_LOCK_WAIT_S`, 300 s) a :class:`WarehouseLockedError` saying what to do.
-    Nothing is written before the connection is had, so waiting or giving up loses nothing."""
+    Nothing is written before the connection is had, so waiting or giving up loses nothing.
+
+    `db_path` may also be a DuckLake target (``ducklake:postgres:...``, see `anka_assets.warehouse`):
+    then there is no file lock to wait for; an unreachable catalog is a :class:`WarehouseUnavailableError`."""
+    spec = warehouse.parse_target(db_path)
+    if spec.is_lake:
+        try:
+            return warehouse.connect(spec.location, read_only=read_only, config=config)
+        except duckdb.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise WarehouseUnavailableError(
+                f"warehouse {spec.describe()} cannot be opened: {first[:300]}. Check that its PostgreSQL "
+                f"catalog is up and ANKA_WAREHOUSE is right, then build again.") from None
     path = Path(db_path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -236,13 +253,16 @@ def open_warehouse(
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the gateway's tables, and add the columns a newer version declares to older warehouses."""
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+    keys = not warehouse.is_lake_connection(con)
+    warehouse.retry_conflicts(lambda: con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"), what="create schema")
     for table, columns in _TABLES.items():
-        con.execute(table_ddl(table, columns))
+        warehouse.retry_conflicts(lambda: con.execute(table_ddl(table, columns, keys=keys)), what=f"create {table}")
         have = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
         for name, typ in columns:
             if name not in have:
-                con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {typ}')
+                warehouse.retry_conflicts(
+                    lambda: con.execute(f'ALTER TABLE {table} ADD COLUMN IF NOT EXISTS "{name}" {typ}'),
+                    what=f"alter {table}")
 
 
 def replica_key(model: str, url: str) -> str:
@@ -263,14 +283,39 @@ def load_windows(con: duckdb.DuckDBPyConnection, replicas: Iterable[str], *, max
     return {r[0]: int(r[1]) for r in rows if r[1] and (now - r[2]).total_seconds() <= max_age_s}
 
 
+def upsert_sql(table: str, columns: Sequence[tuple[str, str]], key: str, source: str,
+               *, update: bool = True) -> str:
+    """``MERGE INTO`` ``table`` from ``source`` (a SELECT naming every column) on ``key``: the upsert both
+    warehouses run (DuckLake has no keys for INSERT OR REPLACE / ON CONFLICT). ``update=False``:
+    insert missing keys only."""
+    names = [n for n, _ in columns]
+    sql = f"MERGE INTO {table} AS t USING ({source}) AS s ON t.\"{key}\" = s.\"{key}\" "
+    if update:
+        sets = ", ".join(f'"{n}" = s."{n}"' for n in names if n != key)
+        sql += f"WHEN MATCHED THEN UPDATE SET {sets} "
+    cols = ", ".join(f'"{n}"' for n in names)
+    vals = ", ".join(f's."{n}"' for n in names)
+    return sql + f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({vals})"
+
+
+def _values_select(columns: Sequence[tuple[str, str]]) -> str:
+    """``SELECT ?::T AS "c", ...``: one row of parameters, typed and named."""
+    return "SELECT " + ", ".join(f'?::{t} AS "{n}"' for n, t in columns)
+
+
+def _unnest_select(columns: Sequence[tuple[str, str]], first: int = 1) -> str:
+    """``SELECT unnest($1::T[]) AS "c", ...``: many rows, one list parameter per column."""
+    return "SELECT " + ", ".join(f'unnest(${i + first}::{t}[]) AS "{n}"' for i, (n, t) in enumerate(columns))
+
+
 def save_windows(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str, str, str, int, int, float | None]]) -> None:
     """Upsert ``(replica, model, url, window, max_concurrency, smoothed_latency_s)`` rows."""
     if not rows:
         return
     now = utcnow()
-    names = ", ".join(f'"{n}"' for n, _ in WINDOW_COLUMNS)
-    marks = ", ".join("?" for _ in WINDOW_COLUMNS)
-    con.executemany(f"INSERT OR REPLACE INTO {WINDOW_TABLE} ({names}) VALUES ({marks})", [[*r, now] for r in rows])
+    sql = upsert_sql(WINDOW_TABLE, WINDOW_COLUMNS, "replica", _unnest_select(WINDOW_COLUMNS))
+    params = [list(c) for c in zip(*[[*r, now] for r in rows])]
+    warehouse.retry_conflicts(lambda: con.execute(sql, params), what="save windows")
 
 
 def lookup_cache(con: duckdb.DuckDBPyConnection, keys: Iterable[str]) -> dict[str, CachedResponse]:
@@ -295,7 +340,9 @@ def insert_audit_rows(con: duckdb.DuckDBPyConnection, rows: Sequence[AuditRow]) 
     columns = list(zip(*(row.values() for row in rows)))
     select = ", ".join(f"unnest(${i + 1}::{typ}[])" for i, (_, typ) in enumerate(AUDIT_COLUMNS))
     names = ", ".join(f'"{name}"' for name, _ in AUDIT_COLUMNS)
-    con.execute(f"INSERT INTO {AUDIT_TABLE} ({names}) SELECT {select}", [list(c) for c in columns])
+    params = [list(c) for c in columns]
+    warehouse.retry_conflicts(lambda: con.execute(f"INSERT INTO {AUDIT_TABLE} ({names}) SELECT {select}", params),
+                              what="audit")
 
 
 #: The audit columns filled in when a request completes: `status` to `completed_at`.
@@ -310,7 +357,7 @@ Outcome = tuple[Sequence[tuple[str, dict[str, Any]]], "CachedResponse | None"]
 _SMALL_BATCH = 3  # below this, plain parametrised statements beat the unnest() forms (planning cost)
 
 
-def record_outcomes(con: duckdb.DuckDBPyConnection, outcomes: Sequence[Outcome]) -> None:
+def record_outcomes(con: duckdb.DuckDBPyConnection, outcomes: Sequence[Outcome], *, lake: bool | None = None) -> None:
     """Write finished requests in ONE transaction: cache rows (ok responses only) and audit outcomes.
 
     The gateway calls this as responses arrive, with whatever arrived while the previous write ran
@@ -320,12 +367,20 @@ def record_outcomes(con: duckdb.DuckDBPyConnection, outcomes: Sequence[Outcome])
     updates = [u for ups, _ in outcomes for u in ups]
     if not cache_rows and not updates:
         return
-    try:
-        _write(con, cache_rows, updates, on_conflict=False)
-    except duckdb.ConstraintException:
-        # A key cached in the meantime (cannot happen while this run holds the file, but never lose the
-        # audit outcome over it). ON CONFLICT costs ~2 ms a statement, hence only on this path.
-        _write(con, cache_rows, updates, on_conflict=True)
+    if lake is None:
+        lake = warehouse.is_lake_connection(con)
+    if not lake:
+        # A DuckDB file: one writer process, the key declared. A plain INSERT is ~3x faster than MERGE.
+        try:
+            _write(con, cache_rows, updates, mode="insert")
+        except duckdb.ConstraintException:
+            # A key cached in the meantime (cannot happen while this run holds the file, but never lose the
+            # audit outcome over it). ON CONFLICT costs ~2 ms a statement, hence only on this path.
+            _write(con, cache_rows, updates, mode="on_conflict")
+        return
+    # DuckLake: no keys, so MERGE (a key cached meanwhile by another worker keeps its first answer); one
+    # transaction, run again when another worker committed to these tables first.
+    warehouse.retry_conflicts(lambda: _write(con, cache_rows, updates, mode="merge"), what="record outcomes")
 
 
 def _write(
@@ -333,11 +388,11 @@ def _write(
     cache_rows: Sequence[CachedResponse],
     updates: Sequence[tuple[str, dict[str, Any]]],
     *,
-    on_conflict: bool,
+    mode: str,
 ) -> None:
     now = utcnow()
-    conflict = " ON CONFLICT DO NOTHING" if on_conflict else ""
     names = ", ".join(f'"{n}"' for n, _ in CACHE_COLUMNS)
+    conflict = " ON CONFLICT DO NOTHING" if mode == "on_conflict" else ""
     con.execute("BEGIN TRANSACTION")
     try:
         values = [
@@ -345,12 +400,18 @@ def _write(
             for c in cache_rows
         ]
         if 0 < len(values) < _SMALL_BATCH:
-            marks = ", ".join("?" for _ in CACHE_COLUMNS)
+            if mode == "merge":
+                sql = upsert_sql(CACHE_TABLE, CACHE_COLUMNS, "key", _values_select(CACHE_COLUMNS), update=False)
+            else:
+                sql = f"INSERT INTO {CACHE_TABLE} ({names}) VALUES ({', '.join('?' for _ in CACHE_COLUMNS)}){conflict}"
             for row in values:
-                con.execute(f"INSERT INTO {CACHE_TABLE} ({names}) VALUES ({marks}){conflict}", list(row))
+                con.execute(sql, list(row))
         elif values:
-            select = ", ".join(f"unnest(${i + 1}::{t}[])" for i, (_, t) in enumerate(CACHE_COLUMNS))
-            con.execute(f"INSERT INTO {CACHE_TABLE} ({names}) SELECT {select}{conflict}", [list(c) for c in zip(*values)])
+            if mode == "merge":
+                sql = upsert_sql(CACHE_TABLE, CACHE_COLUMNS, "key", _unnest_select(CACHE_COLUMNS), update=False)
+            else:
+                sql = f"INSERT INTO {CACHE_TABLE} ({names}) {_unnest_select(CACHE_COLUMNS)}{conflict}"
+            con.execute(sql, [list(c) for c in zip(*values)])
 
         if 0 < len(updates) < _SMALL_BATCH:
             sets = ", ".join(f'"{n}" = ?' for n, _ in _OUTCOME_COLUMNS)
@@ -373,5 +434,8 @@ def _write(
             )
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # a failed COMMIT has already ended the transaction
         raise
