@@ -27,7 +27,6 @@ from dagster import (
     AssetKey,
     AssetSelection,
     DefaultSensorStatus,
-    JobDefinition,
     PartitionsDefinition,
     RunRequest,
     SensorEvaluationContext,

@@ -110,6 +110,19 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
+def project(tmp_path):
+    """A throw-away project for the CLI in a subprocess: the small seeds, the repository's dagster.yaml in
+    its own DAGSTER_HOME, and an environment pointing every ANKA_ path there (nothing inherited)."""
+    for domain, body in SMALL_SEEDS.items():
+        write_seed(tmp_path / "seeds", domain, body)
+    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANKA_", "DAGSTER_"))}
+    env.update(DAGSTER_HOME=str(tmp_path), ANKA_DATA_DIR=str(tmp_path), ANKA_SEEDS_DIR=str(tmp_path / "seeds"),
+               ANKA_DUCKDB_PATH=str(tmp_path / "warehouse.duckdb"))
+    return tmp_path, env
+
+
+@pytest.fixture
 def teacher_sim():
     """A simulator on 127.0.0.1 standing in for the teacher (its own server, its own stats)."""
     from anka_testkit.simulator import SimulatorServer

@@ -2,7 +2,6 @@
 backfill of two partitions, each in its own processes against a persistent Dagster instance."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -11,23 +10,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import REPO, SMALL_SEEDS, write_seed
+from tests.conftest import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.extra("train")]
 BIN = Path(sys.executable).parent
-
-
-@pytest.fixture
-def project(tmp_path):
-    for domain, body in SMALL_SEEDS.items():
-        write_seed(tmp_path / "seeds", domain, body)
-    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANKA_", "DAGSTER_"))}
-    env.update(
-        DAGSTER_HOME=str(tmp_path), ANKA_DATA_DIR=str(tmp_path), ANKA_SEEDS_DIR=str(tmp_path / "seeds"),
-        ANKA_DUCKDB_PATH=str(tmp_path / "warehouse.duckdb"),
-    )
-    return tmp_path, env
 
 
 def run(cmd, env, cwd):

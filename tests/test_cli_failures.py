@@ -1,8 +1,6 @@
 """What a user meets when things go wrong, through the real `anka-refinery build` in a subprocess: an
 unreachable teacher, a re-build with nothing changed, two builds at once, a locked warehouse."""
 
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -12,21 +10,9 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-from tests.conftest import REPO, SMALL_SEEDS, write_seed
 
 pytestmark = [pytest.mark.slow, pytest.mark.extra("train")]
 CLI = str(Path(sys.executable).parent / "anka-refinery")
-
-
-@pytest.fixture
-def project(tmp_path):
-    for domain, body in SMALL_SEEDS.items():
-        write_seed(tmp_path / "seeds", domain, body)
-    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANKA_", "DAGSTER_"))}
-    env.update(DAGSTER_HOME=str(tmp_path), ANKA_DATA_DIR=str(tmp_path), ANKA_SEEDS_DIR=str(tmp_path / "seeds"),
-               ANKA_DUCKDB_PATH=str(tmp_path / "warehouse.duckdb"))
-    return tmp_path, env
 
 
 def build(env, root, *args, timeout=600):

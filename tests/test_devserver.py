@@ -4,7 +4,6 @@ however they were started, and leave no process behind (issue 17, item 9)."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -12,12 +11,10 @@ import sys
 import textwrap
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from anka_assets.devserver import dev_command, stop_group
-from tests.conftest import REPO, SMALL_SEEDS, write_seed
 
 STOP_WITHIN_S = 5.0
 
@@ -86,17 +83,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def dev_home(tmp_path):
-    for domain, body in SMALL_SEEDS.items():
-        write_seed(tmp_path / "seeds", domain, body)
-    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANKA_", "DAGSTER_"))}
-    env.update(DAGSTER_HOME=str(tmp_path), ANKA_DATA_DIR=str(tmp_path), ANKA_SEEDS_DIR=str(tmp_path / "seeds"),
-               ANKA_DUCKDB_PATH=str(tmp_path / "warehouse.duckdb"))
-    return tmp_path, env
-
-
 def wait_until_serving(port: int, alive, limit_s: float = 240) -> None:
     deadline = time.monotonic() + limit_s
     while True:
@@ -130,8 +116,8 @@ def devserver_args(port: int) -> list[str]:
 
 
 @pytest.mark.slow
-def test_dagster_dev_stops_within_5_s_on_sigterm_and_on_sigint_leaving_no_process(dev_home):
-    home, env = dev_home
+def test_dagster_dev_stops_within_5_s_on_sigterm_and_on_sigint_leaving_no_process(project):
+    home, env = project
 
     # 1. Started from Python in its own session, SIGTERM.
     port = free_port()
