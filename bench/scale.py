@@ -44,7 +44,7 @@ def free_port() -> int:
 
 def start_simulator(latency: float, capacity: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "anka_assets.simulator", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "anka_testkit.simulator", "--port", str(port),
                              "--latency", f"fixed:{latency}", "--max-concurrent", str(capacity),
                              "--log-level", "warning"], cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)})

@@ -20,7 +20,7 @@ import pytest
 from dagster import DagsterEventType, DagsterRunStatus, RunsFilter
 
 from anka_assets.dead_runs import HOST_TAG, host_id, run_process_pid
-from anka_assets.simulator import FaultConfig, SimulatorServer
+from anka_testkit.simulator import FaultConfig, SimulatorServer
 from tests.conftest import SMALL_SEEDS
 from tests.scaleout import SharedCluster
 

@@ -16,7 +16,7 @@ from anka_assets.gateway.backends import check_vllm_available
 from anka_assets.gateway.types import BackendUnavailable, ModelResult
 from anka_assets.model_calls import Answer, needs_reask
 from anka_assets.parsing import JUDGE_RESPONSE_FORMAT, response_format_max_tokens
-from anka_assets.simulator import FaultConfig
+from anka_testkit.simulator import FaultConfig
 from tests.conftest import read_table
 from tests.test_gateway_real_teachers import distill, endpoint
 
