@@ -126,7 +126,12 @@ def test_dagster_dev_stops_within_5_s_on_sigterm_and_on_sigint_leaving_no_proces
     try:
         wait_until_serving(port, lambda: proc.poll() is None)
         assert any("dagster dev" in p for p in session_processes(proc.pid))
-        assert any("code-server" in p or "api grpc" in p for p in session_processes(proc.pid))
+        # The webserver may answer before the code server has started: wait for it, so the stop below has
+        # every kind of process to stop.
+        deadline = time.monotonic() + 120
+        while not any("code-server" in p or "api grpc" in p for p in session_processes(proc.pid)):
+            assert time.monotonic() < deadline, session_processes(proc.pid)
+            time.sleep(0.2)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

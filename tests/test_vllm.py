@@ -145,9 +145,15 @@ def test_a_vllm_server_answers_whole_builds_with_no_wasted_call(clean_server, tm
     clean_server.kill()
     result = _materialized(proc)
     assert not result["success"], result  # the run fails ...
-    failed = _query(db, "select error from anka.raw_cot where domain = 'tarih' and status = 'failed'")
-    ok_before = _query(db, "select count(*) from anka.raw_cot where domain = 'tarih' and status = 'ok'")[0][0]
+    # ... over the failed-calls threshold, so raw_cot stores nothing of that step (the partition keeps what it
+    # had: nothing yet); every call is in the audit, the failed ones with their reason.
+    kill_run = _latest_run(db, "raw_cot", "tarih")
+    failed = _query(db, "select error from anka.model_audit where asset = 'raw_cot' and partition = 'tarih' "
+                        "and status = 'failed' and run_id = ?", [kill_run])
+    ok_before = _query(db, "select count(*) from anka.model_audit where asset = 'raw_cot' and partition = 'tarih' "
+                           "and status = 'ok' and decision = 'sent' and run_id = ?", [kill_run])[0][0]
     assert failed and ok_before, result
+    assert _query(db, "select count(*) from anka.raw_cot where domain = 'tarih'")[0][0] == 0
     # ... the request in flight when the server died says "Server disconnected", every later one "refused";
     assert all(e.startswith(f"connection error from {clean_server.base_url}/chat/completions") for (e,) in failed)
     assert sum("connection refused" in e for (e,) in failed) >= len(failed) - 1, failed[:3]
