@@ -21,7 +21,7 @@ STOP_WITHIN_S = 5.0
 
 def session_processes(sid: int) -> list[str]:
     """Every process of a session, zombies included (``ps -s``)."""
-    out = subprocess.run(["ps", "-o", "pid=,stat=,args=", "-s", str(sid)], capture_output=True, text=True).stdout
+    out = subprocess.run(["ps", "-ww", "-o", "pid=,stat=,args=", "-s", str(sid)], capture_output=True, text=True).stdout
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
@@ -125,7 +125,7 @@ def test_dagster_dev_stops_within_5_s_on_sigterm_and_on_sigint_leaving_no_proces
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until_serving(port, lambda: proc.poll() is None)
-        assert any("dagster dev" in p for p in session_processes(proc.pid))
+        assert any("dagster dev" in p for p in session_processes(proc.pid)), session_processes(proc.pid)
         # The webserver may answer before the code server has started: wait for it, so the stop below has
         # every kind of process to stop.
         deadline = time.monotonic() + 120

@@ -156,7 +156,10 @@ def test_a_vllm_server_answers_whole_builds_with_no_wasted_call(clean_server, tm
     assert _query(db, "select count(*) from anka.raw_cot where domain = 'tarih'")[0][0] == 0
     # ... the request in flight when the server died says "Server disconnected", every later one "refused";
     assert all(e.startswith(f"connection error from {clean_server.base_url}/chat/completions") for (e,) in failed)
-    assert sum("connection refused" in e for (e,) in failed) >= len(failed) - 1, failed[:3]
+    # (the requests in flight when it died: "connection reset by peer" or "Server disconnected")
+    in_flight = ("connection reset", "disconnected")
+    assert all("connection refused" in e or any(w in e for w in in_flight) for (e,) in failed), failed[:3]
+    assert sum("connection refused" in e for (e,) in failed) >= len(failed) - 2, failed[:3]
     # ... and the run's failure names the step, the domain and the reason.
     assert any("raw_cot: too many failed model calls" in f and "tarih: " in f
                and f"connection error from {clean_server.base_url}" in f for f in result["failures"]), result["failures"]
