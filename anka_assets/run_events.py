@@ -63,7 +63,10 @@ def describe_record(run_id: str, entry: Any):
         if match:
             return RunEvent("progress", run_id, text, step=entry.step_key, done=int(match["done"]),
                             total=int(match["total"]))
-        kind = "warning" if entry.level >= logging.WARNING else "log"
+        # Dagster's own "Dependencies for step X failed/were not executed" lines follow every failure: the
+        # failure's cause is the line a person needs, these are for --verbose.
+        skipped = text.startswith("Dependencies for step ")
+        kind = "warning" if entry.level >= logging.WARNING and not skipped else "log"
         return RunEvent(kind, run_id, text, step=entry.step_key)
     kind = event.event_type_value
     if kind == "STEP_FAILURE":

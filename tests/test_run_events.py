@@ -24,3 +24,16 @@ def test_our_failure_is_its_description_in_one_line():
                   "Failure")
     assert root_cause(failure) == "1 seed file(s) need fixing: hukuk.yaml:5:18: bad"
     assert one_line("a\n\nb\nc") == "a; b; c" and len(one_line("x" * 1000)) == 400
+
+
+def test_dagsters_skipped_step_lines_are_not_warnings():
+    import logging
+    from types import SimpleNamespace
+
+    from anka_assets.run_events import describe_record
+
+    entry = lambda text: SimpleNamespace(dagster_event=None, user_message=text, level=logging.ERROR,  # noqa: E731
+                                         step_key="raw_cot")
+    assert describe_record("r", entry("Dependencies for step raw_cot were not executed: ['seed_tasks']. "
+                                      "Not executing.")).kind == "log"
+    assert describe_record("r", entry("warehouse x is locked by PID 1")).kind == "warning"
