@@ -26,7 +26,7 @@ from anka_assets.warehouse import parse_target
 from anka_assets.gateway.store import WarehouseLockedError, open_warehouse
 from anka_assets.jobs import CROSS_DOMAIN_JOB, DOMAIN_JOB
 from anka_assets.reuse import FINGERPRINT_TAG, inputs_fingerprint
-from anka_assets.run_queue import RunQueue, follow, pending_runs
+from anka_assets.run_queue import RunQueue, follow, open_instance, pending_runs
 from anka_assets.settings import PROJECT_ROOT
 
 
@@ -41,14 +41,12 @@ def build(domains: Sequence[str] | None = None, verbose: bool = False, skip_rele
     """Submit one `domain_build` run per domain, then (unless its inputs are unchanged, or
     `skip_release`: a worker of a scaled-out set-up that only builds domains) one `cross_domain_build`
     run, follow them, print the summary; 0 when every run succeeded."""
-    from dagster import DagsterInstance
-
     loaded = _load(domains)
     if isinstance(loaded, int):
         return loaded
     defs, chosen = loaded
     paths = defs.resources["paths"]
-    instance = DagsterInstance.get()
+    instance = open_instance()
     outcome = BuildOutcome()
     with RunQueue(instance, PROJECT_ROOT / "workspace.yaml",
                   Path(instance.root_directory) / ".anka" / "daemon.log") as queue:

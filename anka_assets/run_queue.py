@@ -11,6 +11,7 @@ are Dagster's; nothing here schedules or locks anything itself.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -29,6 +30,21 @@ from dagster import DagsterInstance, DagsterRunStatus
 DAEMON_FRESH_S = 45.0
 QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
 FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+
+
+def open_instance() -> DagsterInstance:
+    """`DagsterInstance.get()`, with the instance's first creation serialised between processes on this
+    machine: two builds started together on a fresh `DAGSTER_HOME` would otherwise both create the
+    SQLite run storage's tables, and one fails with "table runs already exists". The storages are
+    created eagerly by the constructor, so holding an OS file lock around it is enough."""
+    home = Path(os.environ["DAGSTER_HOME"])
+    (home / ".anka").mkdir(parents=True, exist_ok=True)
+    with open(home / ".anka" / "instance.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return DagsterInstance.get()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def daemon_alive(instance: DagsterInstance, now: float | None = None) -> bool:
