@@ -50,3 +50,55 @@ def test_asset_graph_edges(refinery):
                  "expert_reviews", "eval_tasks", "sft_dataset"):
         assert d.get_assets_def(AssetKey(name)).partitions_def.get_partition_keys() == ["hukuk", "tarih"]
     assert d.get_assets_def(AssetKey("sft_export")).partitions_def is None  # one release over every domain
+
+
+def _summary(d):
+    """What a code location holds, by name: assets, checks, jobs, sensors, resources."""
+    graph = d.resolve_asset_graph()
+    return {
+        "assets": sorted(k.to_user_string() for k in graph.get_all_asset_keys()),
+        "checks": sorted(f"{c.asset_key.to_user_string()}:{c.name}" for c in graph.asset_check_keys),
+        "jobs": sorted(j.name for j in d.resolve_all_job_defs() if not j.name.startswith("__")),
+        "sensors": sorted(s.name for s in d.sensors),
+        "resources": sorted(d.resources),
+    }
+
+
+def test_the_defs_folder_and_build_definitions_hold_the_same_code_location():
+    # `defs` is anka_assets/defs/ loaded by dagster.load_from_defs_folder, each module wired from the
+    # environment; build_definitions merges the same modules' `build` with explicit inputs.
+    assert _summary(defs) == _summary(build_definitions())
+    assert _summary(defs) == EXPECTED_LOCATION
+
+
+#: The code location by name (also what `dg list defs` must print: tests/integration/test_dg_cli.py).
+EXPECTED_LOCATION = {
+    "assets": ["curated_seeds", "eval_tasks", "expanded_tasks", "expert_reviews", "judged_cot", "lora_adapter",
+               "raw_cot", "review_queue", "seed_tasks", "sft_dataset", "sft_export", "student_eval"],
+    "checks": ["curated_seeds:not_empty", "curated_seeds:seed_id_unique", "curated_seeds:sensitivity_present",
+               "judged_cot:pass_rate", "seed_tasks:not_empty", "seed_tasks:seed_id_unique",
+               "seed_tasks:sensitivity_present", "sft_export:no_eval_overlap", "sft_export:no_personal_data",
+               "sft_export:valid_chats", "student_eval:adapter_beats_base"],
+    "jobs": ["cross_domain_build", "distillation", "domain_build", "release_domain", "review", "seeds", "student"],
+    "sensors": ["dead_run_reaper", "seed_file_sensor"],
+    "resources": ["io_manager", "judge", "paths", "teacher", "teacher_fallback"],
+}
+
+
+def test_each_defs_module_makes_the_assets_of_its_own_group(refinery):
+    from anka_assets.defs import Wiring, concern_modules
+
+    wiring = Wiring.resolve(paths=refinery)
+    modules = {m.__name__.rsplit(".", 1)[-1]: m for m in concern_modules()}
+    assert set(modules) == {"automation", "distillation", "release", "resources", "review", "seeds", "student"}
+    for name, module in modules.items():
+        built = module.build(wiring)
+        if hasattr(module, "assets"):
+            groups = {g for a in module.assets(wiring)
+                      for g in (a.group_names_by_key.values() if hasattr(a, "group_names_by_key") else [a.group_name])}
+            assert groups == {name}, f"anka_assets/defs/{name}.py makes assets of the groups {groups}"
+            assert not built.jobs and not built.sensors and not built.resources
+    assert set(modules["resources"].build(wiring).resources) == set(EXPECTED_LOCATION["resources"])
+    automation = modules["automation"].build(wiring)
+    assert {j.name for j in automation.jobs} == set(EXPECTED_LOCATION["jobs"])
+    assert {s.name for s in automation.sensors} == set(EXPECTED_LOCATION["sensors"])
