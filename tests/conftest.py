@@ -87,13 +87,27 @@ def missing_modules(extra: str) -> list[str]:
     return [m for m in EXTRAS[extra] if importlib.util.find_spec(m) is None]
 
 
+#: The tiers: each test module's folder under tests/ is its marker (`pytest -m "not slow"`, `-m unit`).
+TIERS = ("unit", "integration", "slow")
+
+
+def tier_of(path: Path) -> str | None:
+    """The tier of a test file: the first folder under tests/ when it is one of TIERS."""
+    parts = Path(path).resolve().relative_to(Path(__file__).resolve().parent).parts
+    return parts[0] if len(parts) > 1 and parts[0] in TIERS else None
+
+
 def pytest_collection_modifyitems(config, items):
-    """`extra(name)` tests skip, saying what to install, where that extra is missing — except in CI
+    """Each test gets its tier's marker from its folder (tests/unit, tests/integration, tests/slow).
+    `extra(name)` tests skip, saying what to install, where that extra is missing — except in CI
     (CI=true), which installs every extra: there a missing one must fail, never skip silently.
     `require_cuda` tests run only where torch sees a CUDA GPU (the `gpu` extra's machines)."""
     import os
 
     for item in items:
+        tier = tier_of(item.path)
+        if tier:
+            item.add_marker(getattr(pytest.mark, tier))
         for mark in item.iter_markers("extra"):
             missing = missing_modules(mark.args[0])
             if missing and os.environ.get("CI") != "true":

@@ -2,7 +2,7 @@
 each worker has its own DAGSTER_HOME (a copy of deploy/dagster-postgres.yaml) and runs the real
 `anka-refinery build` in a subprocess. One `dagster-daemon` serves the instance's queue, as in a
 deployment (deploy/README.md); the workers' CLIs find its heartbeat and start none of their own.
-Used by tests/test_scale_out.py and bench/scale.py."""
+Used by tests/slow/test_scale_out.py and bench/scale.py."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from dagster import DagsterInstance, DagsterRunStatus
 
 from anka_assets.model_lock import Holder, file_lock, lock_path, read_holder
 from tests.conftest import REPO, SMALL_SEEDS, write_seed
-from tests.test_gateway_crash import slow_simulator  # noqa: F401  (fixture: simulator CLI, 0.25 s per answer)
+from tests.slow.test_gateway_crash import slow_simulator  # noqa: F401  (fixture: simulator CLI, 0.25 s per answer)
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 SAMPLES = 8  # hukuk has 3 seed tasks: 24 teacher calls, 2 at a time, 0.25 s each: about 3 s of answering

@@ -6,7 +6,7 @@ from dagster import AssetKey
 
 from anka_assets.definitions import build_definitions, defs
 
-REPO_SEEDS = Path(__file__).resolve().parent.parent / "data" / "seeds"
+REPO_SEEDS = Path(__file__).resolve().parents[2] / "data" / "seeds"
 
 
 def test_module_level_definitions_load_with_every_shipped_domain():

@@ -407,7 +407,7 @@ def test_many_texts_are_fast() -> None:
 # The KVKK seed fixture: tasks tagged "temiz" are clean, every other task carries PII
 # ------------------------------------------------------------------------------------------------
 
-_SEED_FILE = Path(__file__).parent / "fixtures" / "pii_seeds" / "kisisel.yaml"
+_SEED_FILE = Path(__file__).parent.parent / "fixtures" / "pii_seeds" / "kisisel.yaml"
 _SEED_TASKS = yaml.safe_load(_SEED_FILE.read_text(encoding="utf-8"))["tasks"]
 
 

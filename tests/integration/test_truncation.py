@@ -18,7 +18,7 @@ from anka_assets.model_calls import Answer, needs_reask
 from anka_assets.parsing import JUDGE_RESPONSE_FORMAT, response_format_max_tokens
 from anka_testkit.simulator import FaultConfig
 from tests.conftest import read_table
-from tests.test_gateway_real_teachers import distill, endpoint
+from tests.integration.test_gateway_real_teachers import distill, endpoint
 
 
 def _result(finish: str | None, status: str = "ok") -> ModelResult:

@@ -24,8 +24,8 @@ from anka_testkit.simulator.turkish import (
     question_mi,
 )
 
-SEEDS = Path(__file__).resolve().parent.parent / "data" / "seeds"
-PROMPTS = Path(__file__).resolve().parent.parent / "anka_assets" / "prompts"
+SEEDS = Path(__file__).resolve().parents[2] / "data" / "seeds"
+PROMPTS = Path(__file__).resolve().parents[2] / "anka_assets" / "prompts"
 BACK = set("aıou")
 #: An instruction ends with a second-person plural imperative: açıklayınız, karşılaştırınız, ediniz, yazınız…
 INSTRUCTION_END = re.compile(r"\w+(?:[ıiuü]n[ıiuü]z)\.$")

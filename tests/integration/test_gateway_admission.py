@@ -15,7 +15,7 @@ import anka_assets.gateway.core as core
 from anka_assets.gateway import EndpointSettings, ModelGateway, ModelRequest, store
 from anka_assets.gateway.backends import HttpBackend
 from anka_testkit.simulator import FaultConfig, SimulatorServer
-from tests.test_gateway_http import audit_rows as audit, sim  # noqa: F401 - sim is a fixture
+from tests.integration.test_gateway_http import audit_rows as audit, sim  # noqa: F401 - sim is a fixture
 
 
 def req(i: int, *, text: str | None = None, sensitivity: str = "public") -> ModelRequest:

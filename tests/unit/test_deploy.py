@@ -13,7 +13,7 @@ from anka_assets.definitions import build_definitions
 from anka_assets.gateway.endpoint import EndpointSettings
 from anka_assets.jobs import CROSS_DOMAIN_JOB, DOMAIN_JOB, EXCLUSIVE_TAG, executor_from_env
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 
 

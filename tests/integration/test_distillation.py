@@ -14,7 +14,7 @@ from anka_assets.gateway import ModelEndpoint
 from anka_testkit.simulator import FaultConfig, SimulatorServer
 from tests.conftest import FIXTURES, read_table
 
-PROMPTS = Path(__file__).resolve().parent.parent / "anka_assets" / "prompts"
+PROMPTS = Path(__file__).resolve().parents[2] / "anka_assets" / "prompts"
 ALL = ["curated_seeds", "expanded_tasks", "seed_tasks", "raw_cot", "judged_cot", "review_queue"]
 
 

@@ -130,7 +130,7 @@ def test_a_domain_whose_calls_all_fail_fails_its_run_and_stores_nothing(refinery
     message = failures[0].step_failure_data.error.message
     assert "raw_cot: too many failed model calls" in message and "tarih: 2 of 2 model calls failed (100%)" in message
     assert f"HTTP 500 from {teacher_sim.base_url}/chat/completions after 1 attempt: The server had an error" in message
-    assert "raw_cot" not in warehouse_tables(refinery.warehouse)  # nothing stored (tests/test_failed_calls_gate.py)
+    assert "raw_cot" not in warehouse_tables(refinery.warehouse)  # nothing stored (tests/integration/test_failed_calls_gate.py)
     assert judge_sim.stats()["total"] == 0  # downstream did not run
 
 

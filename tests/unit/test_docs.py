@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MARKDOWN = sorted([*ROOT.glob("docs/**/*.md"), ROOT / "README.md"])
 MAX_BYTES = 200_000
 

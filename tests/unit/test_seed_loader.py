@@ -262,7 +262,7 @@ def test_bad_file_names_are_refused(tmp_path):
 
 # --- the curated seed files shipped with the project ---------------------------------------------
 
-REPO_SEEDS = Path(__file__).resolve().parent.parent / "data" / "seeds"
+REPO_SEEDS = Path(__file__).resolve().parents[2] / "data" / "seeds"
 DOMAINS = ["hukuk", "tarih", "ekonomi", "cografya", "edebiyat", "saglik", "finans", "kamu_yonetimi"]
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from anka_assets.gateway import EndpointSettings, ModelGateway, ModelRequest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 N = 40
 
 CHILD = textwrap.dedent(
@@ -26,7 +26,7 @@ CHILD = textwrap.dedent(
     import sys
     sys.path.insert(0, sys.argv[3])
     from anka_assets.gateway import EndpointSettings, ModelGateway
-    from tests.test_gateway_crash import batch
+    from tests.slow.test_gateway_crash import batch
     settings = EndpointSettings(role="teacher", backend="openai", model="anka-sim-teacher",
                                 base_url=sys.argv[2], locality="local", max_concurrency=4)
     ModelGateway(settings, sys.argv[1]).run(batch(), asset="raw_cot", partition="tarih", run_id="killed")

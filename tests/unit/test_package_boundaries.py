@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import setuptools
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ROOT / "anka_assets"
 DOOR = PRODUCT / "simulated.py"
 

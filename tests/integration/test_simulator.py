@@ -30,7 +30,7 @@ from anka_testkit.simulator import (
 
 from anka_assets import parsing
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 QUESTION = "Türk Medeni Kanunu'na göre mirasçılık sıralamasını açıklayınız."
 

@@ -35,7 +35,7 @@ from anka_testkit.pii_fuzz import (
     pii_cases,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAIRS = [(k, o) for k in PII_CASE_KINDS for o in obfuscations_for(k)]
 
 

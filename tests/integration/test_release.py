@@ -14,7 +14,7 @@ from anka_assets.resources import RefineryPaths
 from anka_testkit.simulator import SimulatorServer
 from anka_assets.text.pii import find_pii
 from tests.conftest import read_table
-from tests.test_distillation import endpoint
+from tests.integration.test_distillation import endpoint
 
 UPSTREAM = ["curated_seeds", "expanded_tasks", "seed_tasks", "raw_cot", "judged_cot"]
 DOMAIN_ASSETS = [*UPSTREAM, "eval_tasks", "sft_dataset"]

@@ -32,7 +32,7 @@ import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
