@@ -483,7 +483,7 @@ def funnel_row(*, seeds: int, task_origins: Iterable[str], chain_statuses: Itera
     """One domain's funnel from its stored rows. Pure.
 
     `judged`: (teacher_status, passed, reject_reasons) per judged_cot row; `sft_drops`: the rows
-    `sft_dataset` dropped by reason (`cleaning.DROP_REASONS`), None when its ledger does not describe
+    `sft_dataset` dropped by reason (`reasons.DROP_REASONS`), None when its ledger does not describe
     the stored rows (then the SFT-stage reasons are None: unknown, never guessed)."""
     origins = Counter(task_origins)
     statuses = Counter(chain_statuses)
