@@ -22,7 +22,7 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -32,15 +32,8 @@ import polars as pl
 from anka_assets.text.normalize import count_letters, dedup_key, task_key
 from anka_assets.text.pii import PLACEHOLDERS, redact
 
-DROP_REASONS = (
-    "not_passed",  # judge or expert rejected it (judged_cot.passed is false)
-    "eval_task",  # its seed task is held out for evaluation
-    "not_best_sample",  # selection "best": another sample of the seed scored higher
-    "pii_meaningless",  # redacting personal data would leave too little text
-    "exact_duplicate",  # same dedup key as a row kept before it
-    "near_duplicate",  # MinHash Jaccard >= threshold with a row kept before it
-    "contaminated",  # (sft_export) shares a word 8-gram or a character window with an eval task
-)
+# The drop reasons and their counting live in `anka_assets.reasons` (one vocabulary for every stage).
+from anka_assets.reasons import DROP_REASONS, drop_counts  # noqa: F401  (re-exported)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -402,8 +395,3 @@ def dedup(texts: Sequence[str], settings: DedupSettings) -> tuple[list[str | Non
         if root != pos:
             reasons[unique_idx[pos]], kept_as[unique_idx[pos]] = "near_duplicate", unique_idx[root]
     return reasons, kept_as
-
-
-def drop_counts(reasons: Mapping[str, int]) -> dict[str, int]:
-    """Every known reason, zero when nothing was dropped for it (so metadata always shows all)."""
-    return {reason: int(reasons.get(reason, 0)) for reason in DROP_REASONS}

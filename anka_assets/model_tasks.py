@@ -11,8 +11,8 @@ teacher refused under KVKK to a local fallback gateway when there is one.
 A row is a plain mapping (a table row, or a dict built by the asset); every task reads
 ``domain_label`` from it: the seed file's label, which travels as a column of the tables (`curated_seeds`
 → `seed_tasks` → `raw_cot` → `judged_cot` → `sft_export`), never re-read from the file.
-Adding a judge criterion is a field on ``parsing.JudgeVerdict`` (the schema and parser of :data:`JUDGE`
-follow it), a rubric line in the judge template and a column in ``JudgedCotSchema``; nothing here.
+Adding a judge criterion is one entry in ``judge_criteria.CRITERIA`` (the template, schema and parser
+of :data:`JUDGE` follow it); nothing here.
 """
 
 from __future__ import annotations

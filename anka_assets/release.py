@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from anka_assets.reasons import JUDGE_REASONS
 from anka_assets.text.normalize import dedup_key
 from anka_assets.text.pii import find_pii
 
@@ -469,8 +470,7 @@ def reject_category(reasons: Sequence[str]) -> str:
     """The one funnel reason of a rejected chain whose teacher answered: 'judge' (the judge's scores, a
     judge error, an expert's rejection) before 'personal_data' before 'signals' (language, refusal,
     length, steps, repetition, foreign script), so each rejected chain is counted exactly once."""
-    if any(r in ("low_accuracy", "low_cultural_fit", "hallucination", "expert_reject") or r.startswith("judge_")
-           for r in reasons):
+    if any(r in JUDGE_REASONS or r.startswith("judge_") for r in reasons):  # criteria's reasons: reasons.py
         return "judge"
     if "personal_data" in reasons:
         return "personal_data"
@@ -483,7 +483,7 @@ def funnel_row(*, seeds: int, task_origins: Iterable[str], chain_statuses: Itera
     """One domain's funnel from its stored rows. Pure.
 
     `judged`: (teacher_status, passed, reject_reasons) per judged_cot row; `sft_drops`: the rows
-    `sft_dataset` dropped by reason (`cleaning.DROP_REASONS`), None when its ledger does not describe
+    `sft_dataset` dropped by reason (`reasons.DROP_REASONS`), None when its ledger does not describe
     the stored rows (then the SFT-stage reasons are None: unknown, never guessed)."""
     origins = Counter(task_origins)
     statuses = Counter(chain_statuses)

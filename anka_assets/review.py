@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from anka_assets.errors import InputFileError
+from anka_assets.judge_criteria import CRITERIA, VERDICT_FIELDS, scores
 from anka_assets.text.pii import redact
 from anka_assets.text.normalize import MojibakeError, label_key, normalize_text
 
@@ -35,8 +36,7 @@ OPTIONAL_COLUMNS = ("note", "reviewer")
 MAX_NOTE_CHARS = 2000
 
 QUEUE_COLUMNS = (
-    "row_id", "domain", "instruction", "reasoning", "answer", "dogruluk", "kulturel_uygunluk",
-    "halusinasyon", "halusinasyon_iddiasi", "gerekce", "passed", "reject_reasons",
+    "row_id", "domain", "instruction", "reasoning", "answer", *VERDICT_FIELDS, "passed", "reject_reasons",
     "verdict", "note", "reviewer",
 )
 
@@ -68,73 +68,87 @@ def _decode(path: Path) -> str:
 def load_reviews(path: Path | str) -> dict[str, ExpertVerdict]:
     """Verdicts by row_id. A missing file means no verdicts. Raises ReviewFileError on any problem."""
     path = Path(path)
-    if not path.exists():
+    rows = _csv_rows(path) if path.exists() else []
+    if not rows:
         return {}
-    text = _decode(path)
-    if not text.strip():
-        return {}
-    first_line = text.splitlines()[0]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        rows = list(reader)
-    except csv.Error as exc:
-        raise ReviewFileError(path, [f"line {reader.line_num}: CSV syntax error: {exc}"]) from None
-    header = [label_key(h) for h in rows[0]]
-    problems: list[str] = []
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise ReviewFileError(path, [f"line 1: missing column(s) {', '.join(missing)} (found: {', '.join(header)})"])
-    col = {name: header.index(name) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header}
-
+    col = _columns(path, rows[0])
     verdicts: dict[str, ExpertVerdict] = {}
+    problems: list[str] = []
     for line_no, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) < len(header):
-            row = row + [""] * (len(header) - len(row))
-
-        def cell(name: str) -> str:
-            return row[col[name]].strip() if name in col else ""
-
-        row_id = cell("row_id")
-        raw_verdict = cell("verdict")
-        if not row_id:
-            problems.append(f"line {line_no}, column 'row_id': empty")
-            continue
-        if not raw_verdict:
-            continue  # not reviewed yet: an exported queue may come back partly filled in
-        verdict = VERDICT_ALIASES.get(label_key(raw_verdict))
+        verdict = _verdict(row + [""] * (len(rows[0]) - len(row)), col, line_no, problems)
         if verdict is None:
-            problems.append(
-                f"line {line_no}, column 'verdict': unknown verdict {raw_verdict!r} (use approve or reject; "
-                f"onay / ret work too)"
-            )
             continue
-        texts: dict[str, str | None] = {}
-        for name in OPTIONAL_COLUMNS:
-            value = cell(name)
-            try:
-                value = normalize_text(value)[0] if value else ""
-            except MojibakeError as exc:
-                problems.append(f"line {line_no}, column '{name}': {exc}")
-                value = ""
-            if len(value) > MAX_NOTE_CHARS:
-                problems.append(f"line {line_no}, column '{name}': too long ({len(value)} characters)")
-            texts[name] = value or None
-        if row_id in verdicts:
-            problems.append(
-                f"line {line_no}, column 'row_id': {row_id} was already reviewed on line {verdicts[row_id].line}"
-            )
+        if verdict.row_id in verdicts:
+            problems.append(f"line {line_no}, column 'row_id': {verdict.row_id} was already reviewed on line "
+                            f"{verdicts[verdict.row_id].line}")
             continue
-        verdicts[row_id] = ExpertVerdict(row_id, verdict, texts["note"], texts["reviewer"], line_no)
+        verdicts[verdict.row_id] = verdict
     if problems:
         raise ReviewFileError(path, problems)
     return verdicts
 
 
+def _csv_rows(path: Path) -> list[list[str]]:
+    """The file's rows (comma or semicolon separated, whichever the header uses more); [] when empty."""
+    text = _decode(path)
+    if not text.strip():
+        return []
+    first_line = text.splitlines()[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise ReviewFileError(path, [f"line {reader.line_num}: CSV syntax error: {exc}"]) from None
+
+
+def _columns(path: Path, header_row: list[str]) -> dict[str, int]:
+    """Column name -> index of the known columns; raises ReviewFileError when a required one is missing."""
+    header = [label_key(h) for h in header_row]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise ReviewFileError(path, [f"line 1: missing column(s) {', '.join(missing)} (found: {', '.join(header)})"])
+    return {name: header.index(name) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header}
+
+
+def _verdict(row: list[str], col: dict[str, int], line_no: int, problems: list[str]) -> ExpertVerdict | None:
+    """One line's verdict, or None (a blank line, a row not reviewed yet, or a problem added to `problems`)."""
+
+    def cell(name: str) -> str:
+        return row[col[name]].strip() if name in col else ""
+
+    row_id, raw_verdict = cell("row_id"), cell("verdict")
+    if not any(c.strip() for c in row):
+        return None
+    if not row_id:
+        problems.append(f"line {line_no}, column 'row_id': empty")
+        return None
+    if not raw_verdict:
+        return None  # not reviewed yet: an exported queue may come back partly filled in
+    verdict = VERDICT_ALIASES.get(label_key(raw_verdict))
+    if verdict is None:
+        problems.append(f"line {line_no}, column 'verdict': unknown verdict {raw_verdict!r} (use approve or reject; "
+                        f"onay / ret work too)")
+        return None
+    texts = {name: _text_cell(cell(name), name, line_no, problems) for name in OPTIONAL_COLUMNS}
+    return ExpertVerdict(row_id, verdict, texts["note"], texts["reviewer"], line_no)
+
+
+def _text_cell(value: str, name: str, line_no: int, problems: list[str]) -> str | None:
+    """A free-text cell, NFC-normalised; None when empty. Mojibake and overlong text are problems."""
+    try:
+        value = normalize_text(value)[0] if value else ""
+    except MojibakeError as exc:
+        problems.append(f"line {line_no}, column '{name}': {exc}")
+        value = ""
+    if len(value) > MAX_NOTE_CHARS:
+        problems.append(f"line {line_no}, column '{name}': too long ({len(value)} characters)")
+    return value or None
+
+
 #: Free-text columns of the queue that may carry personal data from a prompt or a teacher's answer.
-REDACTED_COLUMNS = ("instruction", "reasoning", "answer", "halusinasyon_iddiasi", "gerekce", "note")
+REDACTED_COLUMNS = ("instruction", "reasoning", "answer",
+                    *(c.name for c in CRITERIA if c.kind in ("text", "optional_text")), "note")
 
 
 def write_review_queue(judged: pl.DataFrame, path: Path | str, *, redacted: bool = True) -> int:
@@ -154,7 +168,7 @@ def write_review_queue(judged: pl.DataFrame, path: Path | str, *, redacted: bool
             pl.col("expert_note").fill_null("").alias("note"),
             pl.col("reviewer").fill_null(""),
         )
-        .sort(["passed", "dogruluk", "row_id"], nulls_last=False)
+        .sort(["passed", scores()[0].name, "row_id"], nulls_last=False)  # lowest first score first
         .select(QUEUE_COLUMNS)
     )
     if redacted:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pandera.polars as pa
 import polars as pl
 
 from dagster_pandera import pandera_schema_to_dagster_type
 
+from anka_assets.judge_criteria import CRITERIA, SCORE_MAX, SCORE_MIN, Criterion
 from anka_assets.seed_loader import SENSITIVITIES
 
 SEED_ORIGINS = ("curated", "expanded")
@@ -100,56 +104,79 @@ JUDGE_STATUSES = ("ok", "judge_error", "blocked_kvkk", "failed", "skipped")
 VERDICTS = ("approve", "reject")
 
 
-class JudgedCotSchema(CotRowSchema):
-    """`judged_cot`: judge scores, deterministic signals, expert verdicts and the pass/reject decision."""
+def _verdict_column(c: Criterion) -> tuple[type, Any]:
+    """A criterion's `judged_cot` column: null when there is no verdict (teacher failed, judge error)."""
+    if c.kind == "score":
+        return int, pa.Field(nullable=True, ge=SCORE_MIN, le=SCORE_MAX)
+    return (bool if c.kind == "flag" else str), pa.Field(nullable=True)
 
-    reasoning_steps: pl.List(pl.Utf8) = pa.Field()
-    answer: str = pa.Field(nullable=True)
-    teacher_model: str = pa.Field(nullable=True)
-    teacher_status: str = pa.Field(isin=list(RAW_COT_STATUSES))
-    judge_model: str = pa.Field(nullable=True)
-    judge_template_version: str
-    judge_status: str = pa.Field(isin=list(JUDGE_STATUSES))
-    judge_error: str = pa.Field(nullable=True)
-    dogruluk: int = pa.Field(nullable=True, ge=1, le=5)
-    kulturel_uygunluk: int = pa.Field(nullable=True, ge=1, le=5)
-    halusinasyon: bool = pa.Field(nullable=True)
-    halusinasyon_iddiasi: str = pa.Field(nullable=True)
-    gerekce: str = pa.Field(nullable=True)
-    judge_cached: bool
-    judge_truncated: bool  #: a verdict of this row ran to max_tokens (finish_reason=length)
-    judge_prompt_tokens: int = pa.Field(ge=0)
-    judge_completion_tokens: int = pa.Field(ge=0)
-    judge_cost: float = pa.Field(ge=0)
-    language_reasoning: str = pa.Field(nullable=True)
-    language_answer: str = pa.Field(nullable=True)
-    pii_kinds: pl.List(pl.Utf8) = pa.Field()
-    refusal: str = pa.Field(nullable=True)
-    repetition_ratio: float = pa.Field(ge=0, le=1)
-    foreign_script_ratio: float = pa.Field(ge=0, le=1)
-    step_count: int = pa.Field(ge=0)
-    answer_chars: int = pa.Field(ge=0)
-    expert_verdict: str = pa.Field(nullable=True, isin=list(VERDICTS))
-    expert_note: str = pa.Field(nullable=True)
-    reviewer: str = pa.Field(nullable=True)
-    passed: bool
-    reject_reasons: pl.List(pl.Utf8) = pa.Field()
-    simulated: bool  #: the teacher's or the judge's answer came from the built-in simulator
 
-    class Config:
-        strict = True
+def judged_cot_schema(criteria: Sequence[Criterion] = CRITERIA) -> type[pa.DataFrameModel]:
+    """The `judged_cot` contract with one column per judge criterion (after `judge_error`, in the
+    criteria's order). Built from the list, so a new criterion is a new column without an edit here."""
 
-    @pa.dataframe_check
-    @classmethod
-    def passed_rows_have_no_reject_reason(cls, data) -> pl.LazyFrame:
-        lf = data.lazyframe
-        return lf.select((~pl.col("passed")) | (pl.col("reject_reasons").list.len() == 0))
+    class JudgedCotHead(CotRowSchema):
+        reasoning_steps: pl.List(pl.Utf8) = pa.Field()
+        answer: str = pa.Field(nullable=True)
+        teacher_model: str = pa.Field(nullable=True)
+        teacher_status: str = pa.Field(isin=list(RAW_COT_STATUSES))
+        judge_model: str = pa.Field(nullable=True)
+        judge_template_version: str
+        judge_status: str = pa.Field(isin=list(JUDGE_STATUSES))
+        judge_error: str = pa.Field(nullable=True)
 
-    @pa.dataframe_check
-    @classmethod
-    def rejected_rows_say_why(cls, data) -> pl.LazyFrame:
-        lf = data.lazyframe
-        return lf.select(pl.col("passed") | (pl.col("reject_reasons").list.len() > 0))
+        class Config:
+            strict = True
+
+    columns = {c.name: _verdict_column(c) for c in criteria}
+    verdict = type("JudgedCotVerdict", (JudgedCotHead,), {
+        "__annotations__": {name: kind for name, (kind, _) in columns.items()},
+        **{name: field for name, (_, field) in columns.items()},
+        "__module__": __name__,
+    })
+
+    class JudgedCotSchema(verdict):  # type: ignore[misc, valid-type]
+        """`judged_cot`: judge scores, deterministic signals, expert verdicts and the pass/reject decision."""
+
+        judge_cached: bool
+        judge_truncated: bool  #: a verdict of this row ran to max_tokens (finish_reason=length)
+        judge_prompt_tokens: int = pa.Field(ge=0)
+        judge_completion_tokens: int = pa.Field(ge=0)
+        judge_cost: float = pa.Field(ge=0)
+        language_reasoning: str = pa.Field(nullable=True)
+        language_answer: str = pa.Field(nullable=True)
+        pii_kinds: pl.List(pl.Utf8) = pa.Field()
+        refusal: str = pa.Field(nullable=True)
+        repetition_ratio: float = pa.Field(ge=0, le=1)
+        foreign_script_ratio: float = pa.Field(ge=0, le=1)
+        step_count: int = pa.Field(ge=0)
+        answer_chars: int = pa.Field(ge=0)
+        expert_verdict: str = pa.Field(nullable=True, isin=list(VERDICTS))
+        expert_note: str = pa.Field(nullable=True)
+        reviewer: str = pa.Field(nullable=True)
+        passed: bool
+        reject_reasons: pl.List(pl.Utf8) = pa.Field()
+        simulated: bool  #: the teacher's or the judge's answer came from the built-in simulator
+
+        class Config:
+            strict = True
+
+        @pa.dataframe_check
+        @classmethod
+        def passed_rows_have_no_reject_reason(cls, data) -> pl.LazyFrame:
+            lf = data.lazyframe
+            return lf.select((~pl.col("passed")) | (pl.col("reject_reasons").list.len() == 0))
+
+        @pa.dataframe_check
+        @classmethod
+        def rejected_rows_say_why(cls, data) -> pl.LazyFrame:
+            lf = data.lazyframe
+            return lf.select(pl.col("passed") | (pl.col("reject_reasons").list.len() > 0))
+
+    return JudgedCotSchema
+
+
+JudgedCotSchema = judged_cot_schema(CRITERIA)
 
 
 class EvalTasksSchema(pa.DataFrameModel):

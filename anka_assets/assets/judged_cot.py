@@ -8,7 +8,6 @@ follow from `decide`, a pure function of the row and the thresholds in `JudgeCon
 Expert verdict files are the `expert_reviews` source asset, so a saved file marks this asset stale.
 """
 
-import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,8 +23,11 @@ from dagster import (
     Output,
     PartitionsDefinition,
 )
+from dagster import Config
 from pydantic import Field
 
+from anka_assets import judge_criteria
+from anka_assets import reasons as rs
 from anka_assets.assets import domain_table
 from anka_assets.assets.curated_seeds import with_domain_label
 from anka_assets.gateway import CallLedger, ModelEndpoint
@@ -42,7 +44,9 @@ from anka_assets.model_calls import (
     truncation_metadata,
 )
 from anka_assets.model_tasks import JUDGE, run_task
+from anka_assets.judge_criteria import Criterion
 from anka_assets.parsing import JudgeVerdict
+from anka_assets.reasons import check_reason, count_reasons, reason_metadata
 from anka_assets.resources import RefineryPaths
 from anka_assets.review import ExpertVerdict, load_reviews
 from anka_assets.schemas import JUDGED_COT_DTYPES, JudgedCotType
@@ -57,10 +61,12 @@ from anka_assets.text.signals import (
 )
 
 
-class JudgeConfig(FailedCallsGate):
-    min_dogruluk: int = Field(default=4, description="Lowest accuracy score (1–5) that passes.")
-    min_kulturel_uygunluk: int = Field(default=4, description="Lowest cultural-fit score (1–5) that passes.")
-    reject_hallucination: bool = Field(default=True, description="Reject answers the judge flags as hallucinating.")
+#: The judge criteria's thresholds (`min_dogruluk`, `min_kulturel_uygunluk`, `reject_hallucination`, ...),
+#: declared with each criterion in `judge_criteria.CRITERIA`.
+JudgeThresholds = judge_criteria.config_model(Config)
+
+
+class JudgeConfig(FailedCallsGate, JudgeThresholds):
     language: str = Field(default="tr", description="Required language (ISO 639-1) of reasoning and answer.")
     min_reasoning_steps: int = Field(default=2, description="Fewest numbered reasoning steps.")
     min_answer_chars: int = Field(default=20, description="Shortest acceptable final answer.")
@@ -94,49 +100,46 @@ def text_signals(steps: Sequence[str], answer: str | None) -> dict[str, Any]:
     }
 
 
-def decide(row: Mapping[str, Any], cfg: JudgeConfig, expert: ExpertVerdict | None) -> tuple[bool, list[str]]:
-    """(passed, reject_reasons) for one judged row. Pure.
+def decide(row: Mapping[str, Any], cfg: JudgeConfig, expert: ExpertVerdict | None,
+           criteria: Sequence[Criterion] = judge_criteria.CRITERIA) -> tuple[bool, list[str]]:
+    """(passed, reject_reasons) for one judged row, every reason from `anka_assets.reasons`. Pure.
 
-    An expert's verdict overrides the judge and the soft signals; nothing overrides a missing answer.
+    The judge's part is the criteria's pass rules (`judge_criteria.rule_reasons`). An expert's verdict
+    overrides the judge and the soft signals; nothing overrides a missing answer.
     """
     if row["teacher_status"] != "ok":
-        return False, [f"teacher_{row['teacher_status']}"]
+        return False, [check_reason(f"teacher_{row['teacher_status']}")]
     if expert is not None:
-        return (True, []) if expert.verdict == "approve" else (False, ["expert_reject"])
+        return (True, []) if expert.verdict == "approve" else (False, [rs.EXPERT_REJECT])
     reasons = []
     if row["judge_status"] != "ok":
-        reasons.append(f"judge_{row['judge_status']}" if not row["judge_status"].startswith("judge_") else row["judge_status"])
+        status = row["judge_status"]
+        reasons.append(check_reason(status if status.startswith("judge_") else f"judge_{status}"))
     else:
-        if row["dogruluk"] < cfg.min_dogruluk:
-            reasons.append("low_accuracy")
-        if row["kulturel_uygunluk"] < cfg.min_kulturel_uygunluk:
-            reasons.append("low_cultural_fit")
-        if cfg.reject_hallucination and row["halusinasyon"]:
-            reasons.append("hallucination")
-    for field in ("language_reasoning", "language_answer"):
-        # None means "too short to tell": length checks below catch empty answers.
-        if row[field] is not None and row[field] != cfg.language:
-            reasons.append(f"wrong_language_{field.removeprefix('language_')}")
-    if row["refusal"]:
-        reasons.append("refusal")
-    if row["step_count"] < cfg.min_reasoning_steps:
-        reasons.append("too_few_steps")
-    if row["answer_chars"] < cfg.min_answer_chars:
-        reasons.append("answer_too_short")
-    if row["answer_chars"] > cfg.max_answer_chars:
-        reasons.append("answer_too_long")
-    if row["repetition_ratio"] > cfg.max_repetition_ratio:
-        reasons.append("repetition")
-    if row["foreign_script_ratio"] > cfg.max_foreign_script_ratio:
-        reasons.append("foreign_script")
-    if cfg.reject_personal_data and row["pii_kinds"]:
-        reasons.append("personal_data")
+        reasons.extend(judge_criteria.rule_reasons(row, cfg, criteria))
+    reasons.extend(signal_reasons(row, cfg))
     return not reasons, reasons
 
 
-#: The verdict's fields, one column each in `judged_cot` (a new criterion: a field on `JudgeVerdict`, the
-#: judge's schema and parser, a column in the schema; this follows).
-VERDICT_FIELDS = tuple(f.name for f in dataclasses.fields(JudgeVerdict))
+def signal_reasons(row: Mapping[str, Any], cfg: JudgeConfig) -> list[str]:
+    """The deterministic signals' reject reasons for one row (see `text_signals`). Pure."""
+    # None means "too short to tell": length checks below catch empty answers.
+    checks = (
+        (rs.WRONG_LANGUAGE_REASONING, row["language_reasoning"] not in (None, cfg.language)),
+        (rs.WRONG_LANGUAGE_ANSWER, row["language_answer"] not in (None, cfg.language)),
+        (rs.REFUSAL, bool(row["refusal"])),
+        (rs.TOO_FEW_STEPS, row["step_count"] < cfg.min_reasoning_steps),
+        (rs.ANSWER_TOO_SHORT, row["answer_chars"] < cfg.min_answer_chars),
+        (rs.ANSWER_TOO_LONG, row["answer_chars"] > cfg.max_answer_chars),
+        (rs.REPETITION, row["repetition_ratio"] > cfg.max_repetition_ratio),
+        (rs.FOREIGN_SCRIPT, row["foreign_script_ratio"] > cfg.max_foreign_script_ratio),
+        (rs.PERSONAL_DATA, cfg.reject_personal_data and bool(row["pii_kinds"])),
+    )
+    return [reason for reason, failed in checks if failed]
+
+
+#: The verdict's fields, one column each in `judged_cot`, from `judge_criteria.CRITERIA`.
+VERDICT_FIELDS = judge_criteria.VERDICT_FIELDS
 
 
 def judge_fields(answer: Answer[JudgeVerdict] | None) -> dict[str, Any]:
@@ -187,8 +190,9 @@ def score_distribution(df: pl.DataFrame) -> str:
     """Judge scores 1–5 of the judged rows, as a bar chart (rendered by the UI) with the numbers below."""
     judged = df.filter(pl.col("judge_status") == "ok")
     counts = {
-        name: {score: int((judged[column] == score).sum()) for score in range(1, 6)}
-        for name, column in (("doğruluk", "dogruluk"), ("kültürel uygunluk", "kulturel_uygunluk"))
+        c.label: {score: int((judged[c.name] == score).sum())
+                  for score in range(judge_criteria.SCORE_MIN, judge_criteria.SCORE_MAX + 1)}
+        for c in judge_criteria.scores()
     }
     return md_bar_chart(counts, f"Hakem puanları ({len(judged)} yanıt)", alt="score distribution")
 
@@ -204,7 +208,7 @@ def domain_metadata(df: pl.DataFrame, calls: CallLedger, unmatched: Sequence[str
                     health: CallHealth) -> dict[str, Any]:
     """One domain's figures, for its own partition."""
     passed = int(df["passed"].sum())
-    reasons = Counter(reason for rs in df["reject_reasons"].to_list() for reason in rs)
+    reasons = count_reasons(df["reject_reasons"].to_list())
     meta: dict[str, Any] = {
         "dagster/row_count": len(df),
         "passed": passed,
@@ -213,7 +217,7 @@ def domain_metadata(df: pl.DataFrame, calls: CallLedger, unmatched: Sequence[str
         **truncation_metadata(df["judge_truncated"].to_list(), df["judge_status"].is_in(["ok", "judge_error"]).to_list(),
                               prefix="judge_"),
         "reject_reasons": MetadataValue.md(reject_reason_chart(reasons)),
-        **{f"rejected_{k}": v for k, v in sorted(reasons.items())},
+        **reason_metadata(dict(sorted(reasons.items())), "rejected_"),
         "expert_verdicts": int(df["expert_verdict"].is_not_null().sum()),
         "score_distribution": MetadataValue.md(score_distribution(df)),
         **call_figures(calls),

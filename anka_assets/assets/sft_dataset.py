@@ -5,7 +5,7 @@ the held-out `eval_tasks`; per seed the best sample (expert approval, then judge
 passing sample; personal data redacted with typed placeholders (`[TCKN]`, `[TELEFON]`, ...), or the
 row dropped when little would be left; exact and near-duplicates removed on a Turkish-aware key
 (MinHash over character shingles, rensa); a deterministic train/validation split by the seed's hash.
-Every dropped row is counted by reason (`cleaning.DROP_REASONS`) in the materialization metadata and in
+Every dropped row is counted by reason (`reasons.DROP_REASONS`) in the materialization metadata and in
 `anka.sft_drops` (`drop_ledger`), which the release's funnel reads.
 """
 
@@ -22,13 +22,21 @@ from anka_assets.cleaning import (
     DedupSettings,
     best_per_seed,
     dedup,
-    drop_counts,
     rank_samples,
     redact_sample,
     sample_text,
     split_of,
 )
 from anka_assets.metadata import add_domain_metadata, md_counts, md_preview, md_table
+from anka_assets.reasons import (
+    EVAL_TASK,
+    NOT_BEST_SAMPLE,
+    NOT_PASSED,
+    PII_MEANINGLESS,
+    ReasonCounts,
+    drop_counts,
+    reason_metadata,
+)
 from anka_assets.resources import RefineryPaths
 from anka_assets.schemas import SFT_DATASET_DTYPES, SftDatasetType
 from anka_assets.text.normalize import content_hash
@@ -58,21 +66,21 @@ class SftDatasetConfig(Config):
 def clean_domain(judged: pl.DataFrame, raw: pl.DataFrame, eval_tasks: pl.DataFrame, cfg: SftDatasetConfig
                  ) -> tuple[pl.DataFrame, Counter, Counter, list[dict]]:
     """(kept rows, dropped rows by reason, redactions by kind, examples of drops without content). Pure."""
-    dropped: Counter[str] = Counter()
+    dropped = ReasonCounts()
     examples: list[dict] = []
 
     def drop(frame: pl.DataFrame, reason: str) -> None:
         dropped[reason] += len(frame)
         examples.extend({"row_id": r, "reason": reason} for r in frame["row_id"].head(5).to_list())
 
-    drop(judged.filter(~pl.col("passed")), "not_passed")
+    drop(judged.filter(~pl.col("passed")), NOT_PASSED)
     rows = judged.filter(pl.col("passed"))
     eval_ids = set(eval_tasks["seed_id"].to_list())
-    drop(rows.filter(pl.col("seed_id").is_in(sorted(eval_ids))), "eval_task")
+    drop(rows.filter(pl.col("seed_id").is_in(sorted(eval_ids))), EVAL_TASK)
     rows = rows.filter(~pl.col("seed_id").is_in(sorted(eval_ids)))
     if cfg.selection == "best":
         rows, others = best_per_seed(rows)
-        drop(others, "not_best_sample")
+        drop(others, NOT_BEST_SAMPLE)
     rows = rank_samples(rows)
     extra = raw.select(["row_id", pl.col("template_version").alias("teacher_template_version"),
                         pl.col("answer_tokens").alias("completion_tokens")])
@@ -84,8 +92,8 @@ def clean_domain(judged: pl.DataFrame, raw: pl.DataFrame, eval_tasks: pl.DataFra
                             min_letters=cfg.min_letters_after_redaction, max_placeholder_share=cfg.max_placeholder_share)
         kinds.update(red.counts)
         if red.meaningless:
-            dropped["pii_meaningless"] += 1
-            examples.append({"row_id": r["row_id"], "reason": "pii_meaningless", "kinds": sorted(red.counts)})
+            dropped[PII_MEANINGLESS] += 1
+            examples.append({"row_id": r["row_id"], "reason": PII_MEANINGLESS, "kinds": sorted(red.counts)})
             continue
         kept.append({**r, "instruction": red.instruction, "reasoning_steps": red.steps, "answer": red.answer,
                      "redacted_kinds": sorted(k for k, n in red.counts.items() for _ in range(n))})
@@ -119,7 +127,7 @@ def domain_metadata(df: pl.DataFrame, judged: pl.DataFrame, dropped: Counter, ki
         "judged_rows": len(judged),
         "train": splits.get("train", 0), "validation": splits.get("validation", 0),
         "dropped": MetadataValue.md(md_table(sorted(counts.items()), ["reason", "rows"])),
-        **{f"dropped_{k}": v for k, v in counts.items()},
+        **reason_metadata(counts, "dropped_"),
         "redactions": MetadataValue.md(md_counts(kinds, "kind", "placeholders")),
         **{f"redacted_{k}": v for k, v in sorted(kinds.items())},
         "rows_redacted": int((df["redacted_kinds"].list.len() > 0).sum()),

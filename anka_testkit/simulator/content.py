@@ -12,6 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from anka_assets.judge_criteria import (
+    CRITERIA,
+    SCORE_MAX,
+    SCORE_MIN,
+    Criterion,
+    SimBehaviour,
+    SimFlag,
+    SimNear,
+    SimQuote,
+    SimReason,
+    SimScore,
+)
 from anka_assets.simulated import MODEL_PREFIX
 from anka_testkit.simulator.banks import (
     ANSWERS,
@@ -129,35 +141,55 @@ def _answer_under_review(text: str) -> str:
     return squash(text)
 
 
-def _judge(prompt_text: str, rng: random.Random) -> dict[str, Any]:
-    halusinasyon = rng.random() < 0.10
-    if halusinasyon:
-        dogruluk = rng.choices([1, 2, 3], weights=[2, 4, 4])[0]
-    else:
-        # 83 % of the non-hallucinated answers score >= 4, i.e. about 75 % overall.
-        dogruluk = rng.choices([1, 2, 3, 4, 5], weights=[3, 5, 9, 38, 45])[0]
-    kultur = max(1, min(5, dogruluk + rng.choice([-1, 0, 0, 1, 1])))
-    iddia = None
-    if halusinasyon:
-        answer = _answer_under_review(prompt_text).replace(SIMULATOR_MARKER, "")
+#: The reason banks a `SimReason` draws from, by the score of the criterion it follows.
+_REASON_BANKS = {"high": GEREKCE_HIGH, "mid": GEREKCE_MID, "low": GEREKCE_LOW}
+
+
+class _Verdict:
+    """A simulated verdict drawn value by value as each criterion's `simulate` entry in
+    `anka_assets.judge_criteria` says; a value another one depends on is drawn first, once (so the
+    random draws follow the dependencies, then the criteria's order)."""
+
+    def __init__(self, criteria: Sequence[Criterion], prompt_text: str, rng: random.Random) -> None:
+        self.by_name = {c.name: c for c in criteria}
+        self.prompt_text, self.rng = prompt_text, rng
+        self.values: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.values:
+            self.values[name] = self._draw(self.by_name[name].simulate)
+        return self.values[name]
+
+    def _draw(self, sim: SimBehaviour) -> Any:
+        rng = self.rng
+        if isinstance(sim, SimFlag):
+            return rng.random() < sim.probability
+        if isinstance(sim, SimScore):
+            weights = sim.flagged_weights if sim.flagged_by and self[sim.flagged_by] else sim.weights
+            return rng.choices(range(SCORE_MIN, SCORE_MIN + len(weights)), weights=weights)[0]
+        if isinstance(sim, SimNear):
+            return max(SCORE_MIN, min(SCORE_MAX, self[sim.of] + rng.choice(sim.offsets)))
+        if isinstance(sim, SimQuote):
+            return self._quote(sim.fallback) if self[sim.flag] else None
+        if isinstance(sim, SimReason):
+            if self[sim.flag]:
+                return sim.quote_template.format(quote=self[sim.quote].rstrip(".!?"))
+            score = self[sim.score]
+            return rng.choice(_REASON_BANKS["high" if score >= 4 else "mid" if score == 3 else "low"])
+        raise TypeError(f"simulator: unknown judge behaviour {sim!r}")  # pragma: no cover
+
+    def _quote(self, fallback: str) -> str:
+        answer = _answer_under_review(self.prompt_text).replace(SIMULATOR_MARKER, "")
         sentences = [
             s.strip() for s in re.split(r"(?<=[.!?])\s+", answer) if len(s.split()) >= 4 and len(s) <= 300
         ]
-        iddia = rng.choice(sentences) if sentences else "1923 yılında yürürlüğe girdiği belirtilen düzenleme"
-        gerekce = f"Yanıtta kaynaklarla desteklenmeyen bir iddia yer alıyor: «{iddia.rstrip('.!?')}»."
-    elif dogruluk >= 4:
-        gerekce = rng.choice(GEREKCE_HIGH)
-    elif dogruluk == 3:
-        gerekce = rng.choice(GEREKCE_MID)
-    else:
-        gerekce = rng.choice(GEREKCE_LOW)
-    return {
-        "dogruluk": dogruluk,
-        "kulturel_uygunluk": kultur,
-        "halusinasyon": halusinasyon,
-        "halusinasyon_iddiasi": iddia,
-        "gerekce": gerekce,
-    }
+        return self.rng.choice(sentences) if sentences else fallback
+
+
+def _judge(prompt_text: str, rng: random.Random, criteria: Sequence[Criterion] = CRITERIA) -> dict[str, Any]:
+    """A verdict on every criterion, in the criteria's order (the keys the judge's schema asks for)."""
+    verdict = _Verdict(criteria, prompt_text, rng)
+    return {c.name: verdict[c.name] for c in criteria}
 
 
 _COUNT_PATTERNS = [

@@ -29,6 +29,7 @@ from anka_testkit.simulator import (
 )
 
 from anka_assets import parsing
+from anka_assets.judge_criteria import VERDICT_FIELDS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,7 +165,7 @@ def test_judge_verdict_ranges(http):
     bodies = [chat_body(answer, model="anka-sim-judge", seed=i, response_format=JUDGE_FORMAT) for i in range(40)]
     verdicts = [json.loads(content_of(post(http, body))) for body in bodies]
     for verdict in verdicts:
-        assert set(verdict) == {"dogruluk", "kulturel_uygunluk", "halusinasyon", "halusinasyon_iddiasi", "gerekce"}
+        assert list(verdict) == list(VERDICT_FIELDS)  # every criterion of the registry, in its order
         assert isinstance(verdict["dogruluk"], int) and 1 <= verdict["dogruluk"] <= 5
         assert isinstance(verdict["kulturel_uygunluk"], int) and 1 <= verdict["kulturel_uygunluk"] <= 5
         assert isinstance(verdict["halusinasyon"], bool)

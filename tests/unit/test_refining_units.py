@@ -8,6 +8,7 @@ import pytest
 from anka_assets.assets.expanded_tasks import ExpansionConfig, accept_candidates, plan_expansion, screen_candidate
 from anka_assets.assets.judged_cot import JudgeConfig, decide, text_signals
 from anka_assets.dedup import NearDuplicateIndex, jaccard
+from anka_assets.judge_criteria import SCORE_MAX, scores
 from anka_assets.prompts import load_prompt
 from anka_assets.review import ExpertVerdict, ReviewFileError, load_reviews
 from anka_assets.seed_loader import SENSITIVITY_RANK, SeedTask, seed_id_for
@@ -105,6 +106,7 @@ def test_near_duplicate_index():
 # --- decisions --------------------------------------------------------------------------------------
 
 GOOD_ROW = {
+    **{c.name: SCORE_MAX for c in scores()},  # a criterion added to the registry passes here too
     "teacher_status": "ok", "judge_status": "ok", "dogruluk": 5, "kulturel_uygunluk": 4, "halusinasyon": False,
     "language_reasoning": "tr", "language_answer": "tr", "refusal": None, "step_count": 3, "answer_chars": 300,
     "repetition_ratio": 0.0, "foreign_script_ratio": 0.0, "pii_kinds": [],
