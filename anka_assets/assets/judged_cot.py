@@ -43,6 +43,7 @@ from anka_assets.model_calls import (
 )
 from anka_assets.model_tasks import JUDGE, run_task
 from anka_assets.parsing import JudgeVerdict
+from anka_assets.provenance import produced_with
 from anka_assets.resources import RefineryPaths
 from anka_assets.review import ExpertVerdict, load_reviews
 from anka_assets.schemas import JUDGED_COT_DTYPES, JudgedCotType
@@ -288,6 +289,8 @@ def build_judged_cot(partitions_def: PartitionsDefinition):
             "judge_endpoint": gateway.settings.endpoint,
             "judge_model": gateway.settings.model,
             "template_version": template.version,
+            # the judge and thresholds behind `passed`, read back by sft_export from this partition
+            **produced_with(config, gateway.settings, template.version),
         })
         yield pass_rate_check(df, list(context.partition_keys), config.pass_rate_floor)
 

@@ -4,9 +4,18 @@
 - `checks`: decontamination against the eval tasks (`EvalIndex`) and the blocking checks;
 - `files`: the content-addressed version and the files, written atomically;
 - `card`: the dataset card (README.md of a release);
+- `assemble`: one release from its rows (dedup, decontamination, files, the facts it states);
 - `funnel`: seeds → tasks → chains → judged and passed → SFT rows → exported, per domain.
 """
 
+from anka_assets.release.assemble import (
+    Release,
+    Selection,
+    decontaminate,
+    deduplicated,
+    release_files,
+    split_counts,
+)
 from anka_assets.release.card import (
     CARD_CONFIGS,
     card_front_matter,
@@ -35,7 +44,8 @@ from anka_assets.release.funnel import (
 from anka_assets.release.layout import SIDE_COLUMNS, SPLITS, Layout, example, example_text, prompt_completion
 
 __all__ = [
-    "CARD_CONFIGS", "FUNNEL_COLUMNS", "PII_SCAN", "SIDE_COLUMNS", "SPLITS", "EvalIndex", "Layout", "canonical",
+    "CARD_CONFIGS", "FUNNEL_COLUMNS", "Release", "Selection", "decontaminate", "deduplicated",
+    "release_files", "split_counts", "PII_SCAN", "SIDE_COLUMNS", "SPLITS", "EvalIndex", "Layout", "canonical",
     "card_front_matter", "chat_problems", "dataset_card", "domains_line", "eval_overlaps", "example",
     "example_text", "features", "file_sha256", "funnel_markdown", "funnel_problems", "funnel_row", "funnel_total",
     "invalid_chats", "jsonl", "pii_findings", "prompt_completion", "reject_category", "release_version",
