@@ -29,7 +29,7 @@ from anka_assets.jobs import DOMAIN_JOB, build_jobs, seed_file_sensor
 from anka_assets.fallback import TeacherFallback
 from anka_assets.gateway import ModelEndpoint
 from anka_assets.partitions import build_domain_partitions
-from anka_assets.resources import RefineryPaths, warehouse_io_manager
+from anka_assets.resources import RefineryPaths, check_configuration, warehouse_io_manager
 
 
 def build_definitions(
@@ -40,11 +40,15 @@ def build_definitions(
 ) -> Definitions:
     """Build the code location. Partitions come from the seed files present when this runs;
     endpoints from `ANKA_TEACHER_*` / `ANKA_JUDGE_*` (nothing set: the local simulator); the optional
-    local fallback teacher from `ANKA_TEACHER_FALLBACK_*` (refuses to load unless it is local)."""
+    local fallback teacher from `ANKA_TEACHER_FALLBACK_*` (refuses to load unless it is local). Every
+    setting is checked here (`check_configuration`): a bad one fails the load, naming its variable."""
     teacher_fallback = teacher_fallback or TeacherFallback.from_environment()
     if teacher_fallback.configured:
         teacher_fallback.check_local()
     paths = paths or RefineryPaths.from_env()
+    endpoints = {"teacher": teacher or ModelEndpoint(role="teacher"), "judge": judge or ModelEndpoint(role="judge"),
+                 "teacher_fallback": teacher_fallback}
+    check_configuration(paths, endpoints)
     domains = build_domain_partitions(paths.seeds_dir)
     assets = [
         build_curated_seeds(domains),
@@ -70,9 +74,7 @@ def build_definitions(
         resources={
             "io_manager": warehouse_io_manager(paths.warehouse),
             "paths": paths,
-            "teacher": teacher or ModelEndpoint(role="teacher"),
-            "judge": judge or ModelEndpoint(role="judge"),
-            "teacher_fallback": teacher_fallback,
+            **endpoints,
         },
     )
 
