@@ -95,9 +95,9 @@ def _build_cross_domain(defs, instance, queue: RunQueue, follower: "Follower", o
         print("release, adapter and evaluation: not built (no domain was built)", flush=True)
         return
     follower.wait_for_job(CROSS_DOMAIN_JOB)  # another build's release: decide on what it leaves
-    fingerprint = inputs_fingerprint(paths.warehouse, cross_domain_tables(defs), PROJECT_ROOT / "anka_assets",
+    fingerprint = inputs_fingerprint(paths.warehouse_target, cross_domain_tables(defs), PROJECT_ROOT / "anka_assets",
                                      log=SAY)
-    reused = reusable_cross_domain_run(instance, fingerprint, paths.warehouse)
+    reused = reusable_cross_domain_run(instance, fingerprint, paths.warehouse_target)
     if reused is not None:
         print(f"release, adapter and evaluation: reused from run {reused} (their inputs did not change)", flush=True)
         return
@@ -108,8 +108,8 @@ def _build_cross_domain(defs, instance, queue: RunQueue, follower: "Follower", o
 def _report(paths, chosen: Sequence[str], outcome: "BuildOutcome") -> int:
     """Where things are, the table per domain, one line per failure; the exit code."""
     try:
-        written = cross_domain_outputs(paths.warehouse)
-        table = format_table(summarize(paths.warehouse, chosen, [r.run_id for r in outcome.results.values() if r.run_id],
+        written = cross_domain_outputs(paths.warehouse_target)
+        table = format_table(summarize(paths.warehouse_target, chosen, [r.run_id for r in outcome.results.values() if r.run_id],
                                        stale=outcome.failed_domains, log=SAY))
     except WarehouseLockedError as exc:
         written, table = {}, f"no summary: {exc}"
@@ -118,7 +118,7 @@ def _report(paths, chosen: Sequence[str], outcome: "BuildOutcome") -> int:
     print()
     print(table)
     print()
-    print(f"warehouse     {parse_target(paths.warehouse).describe()}")
+    print(f"warehouse     {parse_target(paths.warehouse_target).describe()}")
     print(f"review CSVs   {paths.review_queue_dir}/<domain>.csv")
     print(f"verdicts to   {paths.reviews_dir}/<domain>.csv")
     for label, where in written.items():
@@ -129,7 +129,7 @@ def _report(paths, chosen: Sequence[str], outcome: "BuildOutcome") -> int:
         print(f"failed: {', '.join(outcome.failed)} (runs in the UI: `dg dev`, jobs {DOMAIN_JOB} / "
               f"{CROSS_DOMAIN_JOB}; --verbose for their event log)", file=sys.stderr)
         return 1
-    print(f"built {len(chosen)} domain(s) into {parse_target(paths.warehouse).describe()}")
+    print(f"built {len(chosen)} domain(s) into {parse_target(paths.warehouse_target).describe()}")
     return 0
 
 

@@ -35,6 +35,10 @@ def build_definitions(
     return Definitions.merge(*(module.build(wiring) for module in concern_modules()))
 
 
+# Settings and seed folder checked first, in this module: a bad value fails the import with its own one-line
+# error (naming the variable), not wrapped in the defs-folder loader's per-module tree.
+Wiring.resolve()
+
 #: The code location (workspace.yaml, [tool.dagster], [tool.dg.project]): `anka_assets/defs/` loaded as `dg`
 #: loads a project's defs folder, each module's `@dg.definitions` function wired from the environment.
 defs = load_from_defs_folder(path_within_project=Path(__file__).parent)

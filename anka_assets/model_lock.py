@@ -32,11 +32,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from anka_assets import settings
 from anka_assets.dead_runs import SWEPT, end_dead_run, host_id, reap_dead_runs
 
 LOCK_DIR = ".locks"
 #: How often a waiting step repeats, in the run log, which run holds the lock.
-REPORT_EVERY_S = float(os.environ.get("ANKA_LOCK_REPORT_EVERY_S", "30"))
+REPORT_EVERY_S: float = settings.value("ANKA_LOCK_REPORT_EVERY_S")
 POLL_S = 0.2
 
 

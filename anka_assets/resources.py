@@ -1,4 +1,11 @@
-"""Dagster resources: the warehouse IO manager and where the refinery's files live."""
+"""Dagster resources: the warehouse IO manager and where the refinery's files live.
+
+Configuration, one model: every resource is a typed ``ConfigurableResource`` whose values come from the
+``ANKA_*`` variables (``settings.SETTINGS``, ``gateway/endpoint.py`` for ``ANKA_<ROLE>_*``) or from a test;
+:func:`check_configuration` reads and checks them all when the definitions load. A secret is never shown:
+the warehouse target, which may carry a PostgreSQL password, is an ``EnvVar`` when it comes from
+``ANKA_WAREHOUSE`` (the UI shows the variable's name, Dagster resolves it in the run), and ``repr``
+redacts it otherwise."""
 
 from __future__ import annotations
 
@@ -6,10 +13,11 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import polars as pl
-from dagster import ConfigurableResource, Failure, InputContext, OutputContext
+from dagster import ConfigurableResource, EnvVar, Failure, InputContext, OutputContext
 from dagster._core.storage.db_io_manager import DbIOManager
 from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
 from dagster._core.errors import DagsterInvalidMetadata
@@ -19,7 +27,7 @@ from pydantic import Field
 
 from anka_assets import settings
 from anka_assets.gateway.store import open_warehouse
-from anka_assets.warehouse import parse_target, transaction, warehouse_target
+from anka_assets.warehouse import WarehouseConfigError, parse_target, redact_conninfo, transaction
 
 
 class RefineryPaths(ConfigurableResource):
@@ -38,13 +46,24 @@ class RefineryPaths(ConfigurableResource):
 
     @classmethod
     def from_env(cls) -> "RefineryPaths":
+        """From the ``ANKA_*`` variables (checked: :class:`settings.SettingsError` names a bad one)."""
+        lake = settings.value("ANKA_WAREHOUSE")
         return cls(
             seeds_dir=str(settings.seeds_dir()),
             reviews_dir=str(settings.reviews_dir()),
             review_queue_dir=str(settings.review_queue_dir()),
-            warehouse=warehouse_target(),
+            warehouse=EnvVar("ANKA_WAREHOUSE") if lake else str(settings.duckdb_path()),
             exports_dir=str(settings.exports_dir()),
         )
+
+    @property
+    def warehouse_target(self) -> str:
+        """The warehouse itself, also before Dagster resolved an ``EnvVar`` (at load, in the CLI)."""
+        return self.warehouse.get_value() if isinstance(self.warehouse, EnvVar) else self.warehouse
+
+    def __repr_args__(self):
+        for name, value in super().__repr_args__():
+            yield name, redact_conninfo(value) if name == "warehouse" and isinstance(value, str) else value
 
     @property
     def seeds_path(self) -> Path:
@@ -54,9 +73,9 @@ class RefineryPaths(ConfigurableResource):
     def exports_path(self) -> Path:
         if self.exports_dir:
             return Path(self.exports_dir)
-        if "ANKA_EXPORTS_DIR" in os.environ or parse_target(self.warehouse).is_lake:
+        if "ANKA_EXPORTS_DIR" in os.environ or parse_target(self.warehouse_target).is_lake:
             return settings.exports_dir()
-        return Path(self.warehouse).parent / "exports"
+        return Path(self.warehouse_target).parent / "exports"
 
 
 class WarehouseTypeHandler(DuckDBPolarsTypeHandler):
@@ -181,6 +200,32 @@ class WarehouseIOManager(DuckDBPolarsIOManager):
 
 
 def warehouse_io_manager(database: str | Path) -> WarehouseIOManager:
-    if not parse_target(database).is_lake:
+    """The IO manager over `database` (an ``EnvVar`` stays one: resolved in the run, never shown)."""
+    if not isinstance(database, EnvVar) and not parse_target(database).is_lake:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    return WarehouseIOManager(database=str(database), schema=settings.SCHEMA)
+    return WarehouseIOManager(database=database if isinstance(database, EnvVar) else str(database),
+                              schema=settings.SCHEMA)
+
+
+def check_configuration(paths: RefineryPaths, endpoints: Mapping[str, Any]) -> None:
+    """Every setting the code location runs with, read and checked now, when the definitions load: the
+    ``ANKA_*`` variables, the warehouse target and each endpoint resource's ``ANKA_<ROLE>_*`` fallbacks
+    (an off fallback teacher is skipped). One :class:`settings.SettingsError` names each bad variable;
+    no secret is echoed."""
+    problems = []
+    try:
+        settings.validate_environment()
+    except settings.SettingsError as exc:
+        problems.append(str(exc))
+    try:
+        parse_target(paths.warehouse_target)
+    except WarehouseConfigError as exc:
+        problems.append(str(exc))
+    for key, endpoint in endpoints.items():
+        if getattr(endpoint, "configured", True):
+            try:
+                endpoint.settings()
+            except ValueError as exc:
+                problems.append(f"resource {key!r}: {exc}")
+    if problems:
+        raise settings.SettingsError("the code location cannot load: " + "; ".join(problems))

@@ -33,7 +33,7 @@ LAKE_PREFIX = "ducklake:"
 #: The name the DuckLake catalog is attached under (then made the default with USE).
 LAKE_ALIAS = "lake"
 #: How many times a transaction is run again after a DuckLake "Transaction conflict".
-CONFLICT_RETRIES = int(os.environ.get("ANKA_WAREHOUSE_CONFLICT_RETRIES", "30"))
+CONFLICT_RETRIES: int = settings.value("ANKA_WAREHOUSE_CONFLICT_RETRIES")
 
 T = TypeVar("T")
 
@@ -66,14 +66,17 @@ class WarehouseSpec:
 
 
 def redact_conninfo(text: str) -> str:
+    """`text` with every password of a libpq conninfo hidden: ``password=...`` (quoted or not) and the
+    ``user:password@`` of a ``postgresql://`` URI."""
     import re
 
-    return re.sub(r"(password\s*=\s*)\S+", r"\1***", text, flags=re.IGNORECASE)
+    text = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text, flags=re.IGNORECASE)
+    return re.sub(r"(://[^/@:\s]*:)[^@/\s]*@", r"\1***@", text)
 
 
 def warehouse_target() -> str:
     """What the resources are configured with: ``ANKA_WAREHOUSE`` when set, else the DuckDB file."""
-    return os.environ.get("ANKA_WAREHOUSE", "").strip() or str(settings.duckdb_path())
+    return settings.value("ANKA_WAREHOUSE") or str(settings.duckdb_path())
 
 
 def parse_target(target: str | os.PathLike, environ: dict[str, str] | None = None) -> WarehouseSpec:

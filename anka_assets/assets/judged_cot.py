@@ -46,6 +46,7 @@ from anka_assets.model_calls import (
 from anka_assets.model_tasks import JUDGE, run_task
 from anka_assets.judge_criteria import Criterion
 from anka_assets.parsing import JudgeVerdict
+from anka_assets.provenance import produced_with
 from anka_assets.reasons import check_reason, count_reasons, reason_metadata
 from anka_assets.resources import RefineryPaths
 from anka_assets.review import ExpertVerdict, load_reviews
@@ -292,6 +293,8 @@ def build_judged_cot(partitions_def: PartitionsDefinition):
             "judge_endpoint": gateway.settings.endpoint,
             "judge_model": gateway.settings.model,
             "template_version": template.version,
+            # the judge and thresholds behind `passed`, read back by sft_export from this partition
+            **produced_with(config, gateway.settings, template.version),
         })
         yield pass_rate_check(df, list(context.partition_keys), config.pass_rate_floor)
 

@@ -38,6 +38,7 @@ from anka_assets.model_calls import (
 )
 from anka_assets.model_tasks import COT, run_task
 from anka_assets.parsing import ParsedCot
+from anka_assets.provenance import produced_with
 from anka_assets.resources import RefineryPaths
 from anka_assets.schemas import RAW_COT_DTYPES, RawCotType
 from anka_assets.simulated import is_simulated_model
@@ -166,6 +167,8 @@ def build_raw_cot(partitions_def: PartitionsDefinition):
             "teacher_locality": str(gateway.settings.locality),
             "fallback_endpoint": fallback.settings.endpoint if fallback else "none",
             "template_version": template.version,
+            # what produced these rows, read back by sft_export from this partition's materialization
+            **produced_with(config, gateway.settings, template.version, fallback.settings if fallback else None),
         })
 
     return raw_cot

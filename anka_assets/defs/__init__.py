@@ -34,7 +34,7 @@ from dagster import PartitionsDefinition
 from anka_assets.fallback import TeacherFallback
 from anka_assets.gateway import ModelEndpoint
 from anka_assets.partitions import build_domain_partitions
-from anka_assets.resources import RefineryPaths
+from anka_assets.resources import RefineryPaths, check_configuration
 
 
 @dataclass(frozen=True)
@@ -58,18 +58,17 @@ class Wiring:
     ) -> Wiring:
         """What is not given comes from the environment: paths from `ANKA_*` (RefineryPaths.from_env),
         endpoints from `ANKA_TEACHER_*` / `ANKA_JUDGE_*` (nothing set: the local simulator), the optional
-        local fallback teacher from `ANKA_TEACHER_FALLBACK_*` (refuses to load unless it is local)."""
+        local fallback teacher from `ANKA_TEACHER_FALLBACK_*` (refuses to load unless it is local). Every
+        setting is checked (`resources.check_configuration`)."""
         teacher_fallback = teacher_fallback or TeacherFallback.from_environment()
         if teacher_fallback.configured:
             teacher_fallback.check_local()
         paths = paths or RefineryPaths.from_env()
-        return cls(
-            paths=paths,
-            domains=build_domain_partitions(paths.seeds_dir),
-            teacher=teacher or ModelEndpoint(role="teacher"),
-            judge=judge or ModelEndpoint(role="judge"),
-            teacher_fallback=teacher_fallback,
-        )
+        teacher, judge = teacher or ModelEndpoint(role="teacher"), judge or ModelEndpoint(role="judge")
+        # Every setting is checked here: a bad one fails the load with one error naming its variable.
+        check_configuration(paths, {"teacher": teacher, "judge": judge, "teacher_fallback": teacher_fallback})
+        return cls(paths=paths, domains=build_domain_partitions(paths.seeds_dir), teacher=teacher, judge=judge,
+                   teacher_fallback=teacher_fallback)
 
 
 def concern_modules() -> list[ModuleType]:

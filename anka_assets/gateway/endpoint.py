@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field, fields
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import urlsplit
 
@@ -133,13 +134,14 @@ class EndpointSettings:
     """How to reach one model endpoint. Build it with :meth:`from_env` or directly.
 
     ``locality`` left as ``None`` resolves from the backend: ``commercial`` for ``openai`` (fail closed),
-    ``local`` for the simulator and in-process vLLM. ``api_key`` is never shown by ``repr``.
+    ``local`` for the simulator and in-process vLLM. Neither ``api_key`` nor ``base_url`` (which may carry
+    ``user:password@``) is shown by ``repr``; :attr:`endpoint` names the endpoint safely.
     """
 
     role: str
     backend: str
     model: str
-    base_url: str | None = None
+    base_url: str | None = field(default=None, repr=False)  # may hold user:password@; `endpoint` is safe
     api_key: str | None = field(default=None, repr=False)
     locality: str | None = None
     max_concurrency: int = 16
@@ -240,89 +242,115 @@ class EndpointSettings:
 
         The variables are the only strings parsed here, and only those of fields not given; ``api_key``
         (when passed, even as None) replaces ``ANKA_<ROLE>_API_KEY``."""
-        env = os.environ if environ is None else environ
-        prefix = env_prefix(role)
-        unknown = set(given) - set(_ENV_NAMES)
-        if unknown:
-            raise TypeError(f"unknown endpoint settings {sorted(unknown)}")
-        given = {k: v for k, v in given.items() if v is not None and v != ""}
-        skipped = {_ENV_NAMES[k] for k in given}
-
-        def get(name: str) -> str | None:
-            if name in skipped:
-                return None  # the typed value wins; the variable is not even read
-            value = env.get(prefix + name)
-            if value is None or value.strip() == "":
-                return None
-            return value.strip()
-
-        def number(name: str, kind: type, rule: str, ok) -> Any:
-            raw = get(name)
-            if raw is None:
-                return None
-            try:
-                value = kind(raw)
-            except ValueError:
-                value = None
-            if value is None or not ok(value):
-                raise ValueError(
-                    f"{prefix}{name}={raw!r} is not valid; allowed values: {rule}"
-                ) from None
-            return value
-
-        base_url = given.get("base_url") or get("BASE_URL")
-        if "base_url" not in given and base_url is not None:
-            if not all(_check_url(u) for u in split_base_urls(base_url) or (base_url,)):
-                raise ValueError(
-                    f"{prefix}BASE_URL is not valid; allowed values: an http(s) URL such as "
-                    "http://127.0.0.1:8000/v1, or several replicas of the same model, comma separated"
-                )
-        backend_raw = get("BACKEND")
-        if "backend" in given:
-            backend = given["backend"]
-        elif backend_raw is None:
-            backend = "openai" if base_url else "simulator"
-        else:
-            backend = _allowed(prefix + "BACKEND", backend_raw, BACKENDS)
-        locality_raw = get("LOCALITY")
-        locality = given.get("locality") or (_allowed(prefix + "LOCALITY", locality_raw, LOCALITIES) if locality_raw else None)
-        model = given.get("model") or get("MODEL")
-        if model is None:
-            if backend == "simulator":
-                model = SIMULATOR_MODEL
-            else:
-                raise ValueError(f"{prefix}MODEL must be set for backend {backend!r} (a model name)")
+        given = _typed_values(given)
+        env = _RoleEnv(env_prefix(role), os.environ if environ is None else environ,
+                       frozenset(_ENV_NAMES[k] for k in given))
+        base_url = given.get("base_url") or env.base_url()
+        backend = given.get("backend") or env.choice("BACKEND", BACKENDS) or ("openai" if base_url else "simulator")
+        locality = given.get("locality") or env.choice("LOCALITY", LOCALITIES)
+        model = given.get("model") or env.text("MODEL") or _default_model(env.prefix, backend)
         if backend == "openai" and base_url is None:
             base_url = OPENAI_DEFAULT_BASE_URL
-
-        kwargs: dict[str, Any] = {}
-        for key, name, kind, rule, ok in (
-            ("max_concurrency", "MAX_CONCURRENCY", int, "an integer >= 1", lambda v: v >= 1),
-            ("timeout_s", "TIMEOUT_S", float, "a number of seconds > 0", lambda v: v > 0),
-            ("max_retries", "MAX_RETRIES", int, "an integer >= 0", lambda v: v >= 0),
-            ("price_input_per_mtok", "PRICE_INPUT_PER_MTOK", float, "a number >= 0", lambda v: v >= 0),
-            ("price_output_per_mtok", "PRICE_OUTPUT_PER_MTOK", float, "a number >= 0", lambda v: v >= 0),
-        ):
-            value = given.get(key)
-            if value is None:
-                value = number(name, kind, rule, lambda v, ok=ok: v == v and v not in (float("inf"),) and ok(v))
-            if value is not None:
-                kwargs[key] = value
-
-        adaptive = get("ADAPTIVE_CONCURRENCY")
-        if "adaptive_concurrency" in given:
-            kwargs["adaptive_concurrency"] = bool(given["adaptive_concurrency"])
-        elif adaptive is not None:
-            if adaptive.lower() not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
-                raise ValueError(f"{prefix}ADAPTIVE_CONCURRENCY={adaptive!r} is not valid; allowed values: 1 or 0")
-            kwargs["adaptive_concurrency"] = adaptive.lower() in ("1", "true", "yes", "on")
-
         return cls(
             role=role,
             backend=backend,
             model=model,
             base_url=base_url,
-            api_key=get("API_KEY") if api_key is _FROM_ENV else (api_key or None),
+            api_key=env.text("API_KEY") if api_key is _FROM_ENV else (api_key or None),
             locality=locality,
-            **kwargs,
+            **_numbers(given, env),
+            **_adaptive(given, env),
         )
+
+
+#: (field, variable, type, allowed values in words, rule) of the numeric settings.
+_NUMBERS = (
+    ("max_concurrency", "MAX_CONCURRENCY", int, "an integer >= 1", lambda v: v >= 1),
+    ("timeout_s", "TIMEOUT_S", float, "a number of seconds > 0", lambda v: v > 0),
+    ("max_retries", "MAX_RETRIES", int, "an integer >= 0", lambda v: v >= 0),
+    ("price_input_per_mtok", "PRICE_INPUT_PER_MTOK", float, "a number >= 0", lambda v: v >= 0),
+    ("price_output_per_mtok", "PRICE_OUTPUT_PER_MTOK", float, "a number >= 0", lambda v: v >= 0),
+)
+_TRUE_WORDS = ("1", "true", "yes", "on")
+_FLAG_WORDS = (*_TRUE_WORDS, "0", "false", "no", "off")
+
+
+def _typed_values(given: Mapping[str, Any]) -> dict[str, Any]:
+    """The typed values actually given (``None`` and ``""`` mean "not given"); unknown names are an error."""
+    unknown = set(given) - set(_ENV_NAMES)
+    if unknown:
+        raise TypeError(f"unknown endpoint settings {sorted(unknown)}")
+    return {k: v for k, v in given.items() if v is not None and v != ""}
+
+
+@dataclass(frozen=True)
+class _RoleEnv:
+    """The ``ANKA_<ROLE>_*`` variables of one role. A variable whose setting was given typed is never read;
+    a blank one is unset. Every error names the variable and its allowed values."""
+
+    prefix: str
+    env: Mapping[str, str]
+    skipped: frozenset[str]
+
+    def text(self, name: str) -> str | None:
+        if name in self.skipped:
+            return None
+        value = self.env.get(self.prefix + name)
+        return None if value is None or value.strip() == "" else value.strip()
+
+    def choice(self, name: str, allowed: tuple[str, ...]) -> str | None:
+        raw = self.text(name)
+        return None if raw is None else _allowed(self.prefix + name, raw, allowed)
+
+    def number(self, name: str, kind: type, rule: str, ok: Callable[[Any], bool]) -> Any:
+        raw = self.text(name)
+        if raw is None:
+            return None
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = None
+        if value is None or value != value or value == float("inf") or not ok(value):  # NaN and inf refused
+            raise ValueError(f"{self.prefix}{name}={raw!r} is not valid; allowed values: {rule}") from None
+        return value
+
+    def flag(self, name: str) -> bool | None:
+        raw = self.text(name)
+        if raw is None:
+            return None
+        if raw.lower() not in _FLAG_WORDS:
+            raise ValueError(f"{self.prefix}{name}={raw!r} is not valid; allowed values: 1 or 0")
+        return raw.lower() in _TRUE_WORDS
+
+    def base_url(self) -> str | None:
+        """``BASE_URL``: one http(s) URL or several replicas, comma separated (never echoed: it may hold a password)."""
+        raw = self.text("BASE_URL")
+        if raw is not None and not all(_check_url(u) for u in split_base_urls(raw) or (raw,)):
+            raise ValueError(
+                f"{self.prefix}BASE_URL is not valid; allowed values: an http(s) URL such as "
+                "http://127.0.0.1:8000/v1, or several replicas of the same model, comma separated"
+            )
+        return raw
+
+
+def _default_model(prefix: str, backend: str) -> str:
+    if backend != "simulator":
+        raise ValueError(f"{prefix}MODEL must be set for backend {backend!r} (a model name)")
+    return SIMULATOR_MODEL
+
+
+def _numbers(given: Mapping[str, Any], env: _RoleEnv) -> dict[str, Any]:
+    """The numeric settings given or set (unset ones keep the dataclass defaults)."""
+    out = {}
+    for key, name, kind, rule, ok in _NUMBERS:
+        value = given[key] if key in given else env.number(name, kind, rule, ok)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _adaptive(given: Mapping[str, Any], env: _RoleEnv) -> dict[str, bool]:
+    if "adaptive_concurrency" in given:
+        return {"adaptive_concurrency": bool(given["adaptive_concurrency"])}
+    value = env.flag("ADAPTIVE_CONCURRENCY")
+    return {} if value is None else {"adaptive_concurrency": value}

@@ -13,11 +13,12 @@ goes to the Python logger `anka.progress` with `done`/`total`/`label` attributes
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from anka_assets import settings
 
 
 PROGRESS_LOGGER = logging.getLogger("anka.progress")
@@ -57,7 +58,7 @@ class ProgressReporter:
     emit: Callable[[str], None]
     cached: int = 0
     blocked: int = 0
-    every_s: float = field(default_factory=lambda: float(os.environ.get("ANKA_PROGRESS_EVERY_S", "10")))
+    every_s: float = field(default_factory=lambda: settings.value("ANKA_PROGRESS_EVERY_S"))
     clock: Callable[[], float] = time.monotonic
     done: int = 0
     failed: int = 0

@@ -17,7 +17,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr, field_validator
 
 from anka_assets.gateway.core import ModelGateway
-from anka_assets.gateway.endpoint import BACKENDS, LOCALITIES, EndpointSettings, env_prefix
+from anka_assets.gateway.endpoint import BACKENDS, LOCALITIES, EndpointSettings, env_prefix, url_secrets
 
 __all__ = ["Backend", "Locality", "ModelEndpoint"]
 
@@ -88,12 +88,13 @@ class ModelEndpoint(dg.ConfigurableResource):
 
     @classmethod
     def from_env(cls, role: str) -> "ModelEndpoint":
-        """Config defaults from ``ANKA_<ROLE>_*`` now (the key stays in the environment)."""
+        """Config defaults from ``ANKA_<ROLE>_*`` now (the key stays in the environment, and so does a base
+        URL carrying ``user:password@``: left blank, it is read from ``ANKA_<ROLE>_BASE_URL`` when used)."""
         s = EndpointSettings.from_env(role)
         return cls(
             role=role,
             backend=s.backend,
-            base_url=s.base_url or "",
+            base_url="" if url_secrets(s.base_url) else s.base_url or "",
             model=s.model,
             locality=s.locality,
             max_concurrency=s.max_concurrency,
@@ -103,6 +104,14 @@ class ModelEndpoint(dg.ConfigurableResource):
             price_output_per_mtok=s.price_output_per_mtok,
             api_key_env=env_prefix(role) + "API_KEY",
         )
+
+    def __repr_args__(self):
+        """The fields, with any ``user:password@`` of the base URL hidden."""
+        for name, value in super().__repr_args__():
+            if name == "base_url" and isinstance(value, str):
+                for secret in url_secrets(value):
+                    value = value.replace(secret, "***")
+            yield name, value
 
     def key_variable(self) -> str:
         return self.api_key_env or env_prefix(self.role) + "API_KEY"

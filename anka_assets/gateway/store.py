@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 
 import duckdb
 
-from anka_assets import warehouse
+from anka_assets import settings, warehouse
 from anka_assets.settings import SCHEMA
 
 __all__ = [
@@ -196,7 +196,7 @@ class WarehouseUnavailableError(RuntimeError):
 
 def lock_wait_s() -> float:
     """How long a step waits for another process to release the warehouse file (`ANKA_WAREHOUSE_LOCK_WAIT_S`)."""
-    return float(os.environ.get("ANKA_WAREHOUSE_LOCK_WAIT_S", "300"))
+    return settings.value("ANKA_WAREHOUSE_LOCK_WAIT_S")
 
 
 #: How often a waiting process says again that it waits, with the time left.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from dagster import materialize
+from dagster import DagsterInstance, materialize
 
 from anka_assets.definitions import build_definitions
 from anka_assets.release import chat_problems
@@ -32,8 +32,9 @@ def paths(refinery, tmp_path) -> RefineryPaths:
 
 
 def build(paths, sims, *, domains=("hukuk", "tarih"), samples=2, expand_to=8, sft=None, export=None,
-          evals=None, raise_on_error=True, domain_selection=DOMAIN_ASSETS):
+          evals=None, raise_on_error=True, domain_selection=DOMAIN_ASSETS, instance=None):
     defs = build_definitions(paths, teacher=sims[0], judge=sims[1])
+    instance = instance or DagsterInstance.ephemeral()  # one instance: sft_export reads what raw_cot recorded
     ops = {
         "expanded_tasks": {"config": {"target_per_domain": expand_to}},
         "raw_cot": {"config": {"samples_per_task": samples}},
@@ -42,8 +43,9 @@ def build(paths, sims, *, domains=("hukuk", "tarih"), samples=2, expand_to=8, sf
     }
     for domain in domains:
         assert materialize(list(defs.assets), selection=domain_selection, partition_key=domain, resources=defs.resources,
-                           run_config={"ops": {k: v for k, v in ops.items() if k in domain_selection}}).success
-    return materialize(list(defs.assets), selection=["sft_export"], resources=defs.resources,
+                           run_config={"ops": {k: v for k, v in ops.items() if k in domain_selection}},
+                           instance=instance).success
+    return materialize(list(defs.assets), selection=["sft_export"], resources=defs.resources, instance=instance,
                        run_config={"ops": {"sft_export": {"config": export or {}}}}, raise_on_error=raise_on_error)
 
 
