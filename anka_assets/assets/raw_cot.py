@@ -65,7 +65,7 @@ def cot_rows(
     template_version: str,
     handled_by: Sequence[EndpointSettings] | None = None,
 ) -> pl.DataFrame:
-    """The `raw_cot` table from tasks and their answers (same order as `cot_requests`)."""
+    """The `raw_cot` table from tasks and their answers (same order as `cot_task_rows`)."""
     rows = []
     answer_iter = iter(answers)
     handled_iter = iter(handled_by) if handled_by is not None else None
