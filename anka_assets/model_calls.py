@@ -111,13 +111,11 @@ def ask_parsed(
     """
     if fallback_requests is not None and len(fallback_requests) != len(requests):
         raise ValueError("fallback_requests must match requests one to one")
+    where = dict(asset=asset, partition=partition, run_id=run_id)
     use_fallback = fallback_requests is not None and gateway.capabilities.get("response_format") == "ignored"
     first = list(fallback_requests) if use_fallback else list(requests)
-    results = gateway.run(first, asset=asset, partition=partition, run_id=run_id)
-    answers: list[Answer[T]] = []
-    for result in results:
-        parsed, error = _parse(result, parse)
-        answers.append(Answer(result, parsed, error, 0, (result,)))
+    results = gateway.run(first, **where)
+    answers = [Answer(result, *_parse(result, parse), 0, (result,)) for result in results]
     if fallback_requests is not None and not use_fallback and ignores_response_format(first, results):
         gateway.note_capability(
             "response_format", "ignored",
@@ -125,35 +123,32 @@ def ask_parsed(
             "re-asking with tagged sections, and asking that way from now on",
         )
         use_fallback = True
-    sent = first
-
+    base = list(fallback_requests) if use_fallback and fallback_requests is not None else list(requests)
+    sent = list(first)
     for attempt in range(1, max_repairs + 1):
         redo = [i for i, a in enumerate(answers) if needs_reask(a)]
         if not redo:
             break
-        retry_requests = [
-            repair_request(
-                fallback_requests[i] if use_fallback and fallback_requests is not None else requests[i],
-                attempt, previous=sent[i], finish_reason=answers[i].result.finish_reason, max_tokens_cap=max_tokens_cap,
-            )
-            for i in redo
-        ]
-        sent = list(sent)
-        for i, request in zip(redo, retry_requests):
-            sent[i] = request
-        retried = gateway.run(retry_requests, asset=asset, partition=partition, run_id=run_id)
+        for i in redo:
+            sent[i] = repair_request(base[i], attempt, previous=sent[i], finish_reason=answers[i].result.finish_reason,
+                                     max_tokens_cap=max_tokens_cap)
+        retried = gateway.run([sent[i] for i in redo], **where)
         for i, result in zip(redo, retried):
-            previous = answers[i]
-            parsed, error = _parse(result, parse)
-            history = previous.history + (result,)
-            if previous.parsed is not None and parsed is None:
-                # A cut answer that parsed was asked again for a whole one and the re-ask did not give
-                # one: keep the answer it had (still marked truncated).
-                answers[i] = Answer(previous.result, previous.parsed, None, attempt, history)
-                continue
-            # The row keeps its LAST attempt: a failed re-ask makes it a failed row with that call's error.
-            answers[i] = Answer(result, parsed, error if result.ok else previous.parse_error, attempt, history)
+            answers[i] = after_reask(answers[i], result, parse, attempt)
     return answers
+
+
+def after_reask(previous: Answer[T], result: ModelResult, parse: Callable[[str], T], attempt: int) -> Answer[T]:
+    """A row's answer after its re-ask number ``attempt`` answered ``result``. Pure.
+
+    The row keeps its LAST attempt (a failed re-ask makes it a failed row with that call's error), except
+    that a cut answer that parsed, asked again for a whole one, keeps the answer it had (still marked
+    truncated) when the re-ask does not parse."""
+    parsed, error = _parse(result, parse)
+    history = previous.history + (result,)
+    if previous.parsed is not None and parsed is None:
+        return Answer(previous.result, previous.parsed, None, attempt, history)
+    return Answer(result, parsed, error if result.ok else previous.parse_error, attempt, history)
 
 
 def _looks_structured(text: str) -> bool:

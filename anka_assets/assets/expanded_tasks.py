@@ -14,24 +14,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
-from dagster import (
-    AssetExecutionContext,
-    MetadataValue,
-    Output,
-    PartitionsDefinition,
-)
+from dagster import MetadataValue
 from pydantic import Field
 
 from anka_assets.assets.curated_seeds import domain_labels, tasks_frame, tasks_from_frame
 from anka_assets.dedup import NearDuplicateIndex
-from anka_assets.assets import domain_table
-from anka_assets.fallback import TeacherFallback
-from anka_assets.gateway import CallLedger, ModelEndpoint, ModelGateway
-from anka_assets.metadata import add_domain_metadata, md_counts, md_preview
-from anka_assets.model_calls import FailedCallsGate, call_figures, call_health, gate_calls
+from anka_assets.gateway import ModelGateway
+from anka_assets.gateway.endpoint import EndpointSettings
+from anka_assets.metadata import md_counts, md_preview
+from anka_assets.model_calls import FailedCallsGate, call_figures
+from anka_assets.model_stage import Asked, Finished, Generation, ModelStage, StageRun
 from anka_assets.model_tasks import EXPANSION, TaskRun, run_task
 from anka_assets.prompts import PromptTemplate
-from anka_assets.resources import RefineryPaths
 from anka_assets.schemas import SeedTasksType
 from anka_assets.seed_loader import (
     SENSITIVITY_RANK,
@@ -184,70 +178,76 @@ def accept_candidates(
     return accepted, parents, rejected
 
 
-def build_expanded_tasks(partitions_def: PartitionsDefinition):
-    @domain_table(
-        partitions_def,
-        name="expanded_tasks",
-        pool="teacher",
-        dagster_type=SeedTasksType,
-        group_name="seeds",
+@dataclass(frozen=True)
+class ExpansionWork:
+    """One domain's curated tasks, the seed file's label and the expansion requests planned for them."""
+
+    domain: str
+    label: str
+    curated: list[SeedTask]
+    jobs: list[ExpansionJob]
+
+
+def _prepare(run: StageRun, domain: str) -> ExpansionWork:
+    rows = run.domain_rows("curated_seeds", domain)
+    label = domain_labels(rows).get(domain) or default_domain_label(domain)  # the seed file's, as stored
+    curated = tasks_from_frame(rows)
+    return ExpansionWork(domain, label, curated, plan_expansion(curated, run.config))
+
+
+def answering_model(task_run: TaskRun, settings: EndpointSettings) -> str:
+    """The model name the teacher's own answers report (the fallback's do not count), else the configured one."""
+    return next((a.result.model for a, by in zip(task_run.answers, task_run.handled_by)
+                 if by is settings and a.result.model), None) or settings.model
+
+
+def _finish(run: StageRun, work: ExpansionWork, asked: Asked[list[str]]) -> Finished:
+    cfg = run.config
+    accepted, parents, rejected, model = [], [], Counter(), None
+    if work.jobs:
+        model = answering_model(asked.run, run.gateway.settings)
+        found = [a.parsed for a in asked.answers]
+        accepted, parents, rejected = accept_candidates(
+            work.domain, work.curated, [(job.parent, tasks or []) for job, tasks in zip(work.jobs, found)],
+            cfg.target_per_domain - len(work.curated), cfg.near_duplicate_threshold,
+            source=f"teacher:{model} ({run.template.version})",
+        )
+        rejected["request_without_tasks"] += sum(tasks is None for tasks in found)
+    frame = tasks_frame(accepted, origin="expanded", parents=parents, label=work.label).with_columns(
+        simulated=pl.lit(is_simulated_model(model)))
+    run.log.info(f"{work.domain}: {len(accepted)} new tasks from {len(work.jobs)} requests; rejected {dict(rejected)}")
+    return Finished(frame, {
+        "dagster/row_count": len(frame),
+        "curated": len(work.curated),
+        "requests": len(work.jobs),
+        **{f"rejected_{k}": v for k, v in sorted(rejected.items())},
+        "rejected_by_reason": MetadataValue.md(md_counts(rejected, "reason", "candidates")),
+        **call_figures(asked.run.calls),
+        **({"model_call_failures": asked.health.describe()} if asked.health.failed else {}),
+        "preview": MetadataValue.md(md_preview(frame, ["seed_id", "sensitivity", "instruction"], n=10)),
+    })
+
+
+def run_metadata(run: StageRun) -> dict:
+    """Run-wide facts ("not asked" when no domain needed new tasks); each domain's are on its partition."""
+    return {
+        "teacher_endpoint": run.gateway.settings.endpoint if run.opened else "not asked",
+        "teacher_model": run.gateway.settings.model if run.opened else "not asked",
+        "template_version": run.template.version if run.opened else "not asked",
+    }
+
+
+EXPANDED_TASKS: ModelStage[ExpansionConfig, ExpansionWork, list[str]] = ModelStage(
+    name="expanded_tasks", task=EXPANSION, endpoint="teacher", fallback=True, config=ExpansionConfig,
+    inputs=("curated_seeds",),
+    generation=lambda cfg: Generation({"temperature": cfg.temperature, "max_tokens": cfg.max_tokens}, cfg.max_repairs),
+    prepare=_prepare, requests=lambda run, work: expansion_rows(work.jobs, work.label), finish=_finish,
+    run_metadata=run_metadata, empty=lambda: tasks_frame([]),
+    asset_args=dict(
+        dagster_type=SeedTasksType, group_name="seeds",
         description="Teacher-generated Turkish tasks derived from each curated seed (evol-instruct), validated "
         "like curated ones, deduplicated with Turkish-aware keys, inheriting the parent's sensitivity.",
-    )
-    def expanded_tasks(context: AssetExecutionContext, config: ExpansionConfig, paths: RefineryPaths,
-                       teacher: ModelEndpoint, teacher_fallback: TeacherFallback, curated_seeds: pl.DataFrame):
-        frames, healths = [], []
-        gateway = fallback = template = None
-        if teacher_fallback.configured:
-            teacher_fallback.check_local()
-        labels = domain_labels(curated_seeds)  # the seed file's label, as `curated_seeds` stored it
-        for domain in context.partition_keys:
-            label = labels.get(domain) or default_domain_label(domain)
-            curated = tasks_from_frame(curated_seeds.filter(pl.col("domain") == domain))
-            jobs = plan_expansion(curated, config)
-            accepted, parents, rejected, made, model, health = [], [], Counter(), CallLedger(), None, None
-            if jobs:
-                gateway = gateway or teacher.open_gateway(paths.warehouse, log=context.log)
-                if teacher_fallback.configured:
-                    fallback = fallback or teacher_fallback.open_gateway(paths.warehouse, log=context.log)
-                template = template or EXPANSION.load_template()
-                found, run = run_expansion(
-                    gateway, jobs, label, partition=domain, run_id=context.run_id,
-                    params={"temperature": config.temperature, "max_tokens": config.max_tokens},
-                    max_repairs=config.max_repairs, fallback=fallback, template=template,
-                )
-                made = run.calls
-                health = call_health(domain, run.answers, config.max_failed_share)
-                healths.append(health)
-                model = next((a.result.model for a, by in zip(run.answers, run.handled_by)
-                              if by is gateway.settings and a.result.model), None) or gateway.settings.model
-                accepted, parents, rejected = accept_candidates(
-                    domain, curated, [(job.parent, tasks or []) for job, tasks in zip(jobs, found)],
-                    config.target_per_domain - len(curated), config.near_duplicate_threshold,
-                    source=f"teacher:{model} ({template.version})",
-                )
-                rejected["request_without_tasks"] += sum(tasks is None for tasks in found)
-            frame = tasks_frame(accepted, origin="expanded", parents=parents, label=label).with_columns(
-                simulated=pl.lit(is_simulated_model(model)))
-            frames.append(frame)
-            add_domain_metadata(context, domain, {
-                "dagster/row_count": len(frame),
-                "curated": len(curated),
-                "requests": len(jobs),
-                **{f"rejected_{k}": v for k, v in sorted(rejected.items())},
-                "rejected_by_reason": MetadataValue.md(md_counts(rejected, "reason", "candidates")),
-                **call_figures(made),
-                **({"model_call_failures": health.describe()} if health and health.failed else {}),
-                "preview": MetadataValue.md(md_preview(frame, ["seed_id", "sensitivity", "instruction"], n=10)),
-            })
-            context.log.info(f"{domain}: {len(accepted)} new tasks from {len(jobs)} requests; rejected {dict(rejected)}")
-        df = pl.concat(frames) if frames else tasks_frame([])
-        health_meta = gate_calls("expanded_tasks", healths, context.log)  # too many failed: raises, nothing stored
-        yield Output(df, metadata={  # run-wide facts; each domain's figures are on its own partition
-            **health_meta,
-            "teacher_endpoint": gateway.settings.endpoint if gateway else "not asked",
-            "teacher_model": gateway.settings.model if gateway else "not asked",
-            "template_version": template.version if template else "not asked",
-        })
+    ),
+)
 
-    return expanded_tasks
+build_expanded_tasks = EXPANDED_TASKS.build

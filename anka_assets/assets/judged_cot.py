@@ -8,6 +8,7 @@ follow from `decide`, a pure function of the row and the thresholds in `JudgeCon
 Expert verdict files are the `expert_reviews` source asset, so a saved file marks this asset stale.
 """
 
+import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,37 +19,30 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetExecutionContext,
     MetadataValue,
-    Output,
-    PartitionsDefinition,
 )
 from dagster import Config
 from pydantic import Field
 
 from anka_assets import judge_criteria
 from anka_assets import reasons as rs
-from anka_assets.assets import domain_table
 from anka_assets.assets.curated_seeds import with_domain_label
-from anka_assets.gateway import CallLedger, ModelEndpoint
-from anka_assets.metadata import add_domain_metadata, md_bar_chart, md_preview, md_table
+from anka_assets.gateway import CallLedger
+from anka_assets.metadata import md_bar_chart, md_preview, md_table
 from anka_assets.model_calls import (
     Answer,
     CallHealth,
     FailedCallsGate,
     call_figures,
-    call_health,
-    gate_calls,
     rate,
     status_metadata,
     truncation_metadata,
 )
-from anka_assets.model_tasks import JUDGE, run_task
-from anka_assets.judge_criteria import Criterion
+from anka_assets.model_stage import Asked, Finished, Generation, ModelStage, StageRun
+from anka_assets.model_tasks import JUDGE
 from anka_assets.parsing import JudgeVerdict
-from anka_assets.provenance import produced_with
+from anka_assets.judge_criteria import Criterion
 from anka_assets.reasons import check_reason, count_reasons, reason_metadata
-from anka_assets.resources import RefineryPaths
 from anka_assets.review import ExpertVerdict, load_reviews
 from anka_assets.schemas import JUDGED_COT_DTYPES, JudgedCotType
 from anka_assets.simulated import is_simulated_model
@@ -251,11 +245,49 @@ def pass_rate_check(df: pl.DataFrame, domains: Sequence[str], floor: float) -> A
     )
 
 
-def build_judged_cot(partitions_def: PartitionsDefinition):
-    @domain_table(
-        partitions_def,
-        name="judged_cot",
-        pool="judge",
+@dataclasses.dataclass(frozen=True)
+class JudgeWork:
+    """One domain's `raw_cot` rows, its expert verdicts and the review rows that match no row."""
+
+    raw: pl.DataFrame
+    experts: Mapping[str, ExpertVerdict]
+    unmatched: list[str]
+
+    @property
+    def ok_rows(self) -> pl.DataFrame:
+        """The rows the judge is asked about: the teacher's ok answers."""
+        return self.raw.filter(pl.col("status") == "ok")
+
+
+def _prepare(run: StageRun, domain: str) -> JudgeWork:
+    raw = with_domain_label(run.domain_rows("raw_cot", domain))  # the seed file's label, stored
+    experts = load_reviews(Path(run.paths.reviews_dir) / f"{domain}.csv")
+    return JudgeWork(raw, experts, sorted(set(experts) - set(raw["row_id"].to_list())))
+
+
+def _finish(run: StageRun, work: JudgeWork, asked: Asked[JudgeVerdict]) -> Finished:
+    answers = dict(zip(work.ok_rows["row_id"].to_list(), asked.answers))
+    frame = judged_rows(work.raw, answers, work.experts, run.config, run.template.version)
+    return Finished(frame, domain_metadata(frame, asked.run.calls, work.unmatched, asked.health))
+
+
+def run_metadata(run: StageRun) -> dict[str, Any]:
+    """Run-wide facts; each domain's figures are on its own partition."""
+    return {
+        "judge_capabilities": MetadataValue.json(dict(run.gateway.capabilities)),
+        "judge_endpoint": run.gateway.settings.endpoint,
+        "judge_model": run.gateway.settings.model,
+        "template_version": run.template.version,
+    }
+
+
+JUDGED_COT: ModelStage[JudgeConfig, JudgeWork, JudgeVerdict] = ModelStage(
+    name="judged_cot", task=JUDGE, endpoint="judge", config=JudgeConfig, inputs=("raw_cot",),
+    generation=lambda cfg: Generation({"temperature": cfg.temperature, "max_tokens": cfg.max_tokens}, cfg.max_repairs),
+    prepare=_prepare, requests=lambda run, work: list(work.ok_rows.iter_rows(named=True)), finish=_finish,
+    run_metadata=run_metadata, empty=lambda: pl.DataFrame(schema=JUDGED_COT_DTYPES),
+    checks=lambda run, df: [pass_rate_check(df, list(run.context.partition_keys), run.config.pass_rate_floor)],
+    asset_args=dict(
         dagster_type=JudgedCotType,
         check_specs=[AssetCheckSpec("pass_rate", asset="judged_cot",
                                     description="Share of passed rows is at least JudgeConfig.pass_rate_floor.")],
@@ -264,38 +296,7 @@ def build_judged_cot(partitions_def: PartitionsDefinition):
         description="Judge scores (doğruluk, kültürel uygunluk, halüsinasyon), deterministic signals (language, "
         "personal data, refusal, repetition, length, steps, foreign script) and expert verdicts, with a pass "
         "flag and reject reasons for every raw_cot row.",
-    )
-    def judged_cot(context: AssetExecutionContext, config: JudgeConfig, paths: RefineryPaths,
-                   judge: ModelEndpoint, raw_cot: pl.DataFrame):
-        template = JUDGE.load_template()
-        gateway = judge.open_gateway(paths.warehouse, log=context.log)
-        frames, healths = [], []
-        for domain in context.partition_keys:
-            raw = with_domain_label(raw_cot.filter(pl.col("domain") == domain))  # the seed file's label, stored
-            experts = load_reviews(Path(paths.reviews_dir) / f"{domain}.csv")
-            unmatched = sorted(set(experts) - set(raw["row_id"].to_list()))
-            ok_rows = raw.filter(pl.col("status") == "ok")
-            run = run_task(JUDGE, gateway, list(ok_rows.iter_rows(named=True)),
-                           asset="judged_cot", partition=domain, run_id=context.run_id,
-                           params={"temperature": config.temperature, "max_tokens": config.max_tokens},
-                           max_repairs=config.max_repairs, template=template)
-            answers = run.answers
-            health = call_health(domain, answers, config.max_failed_share)
-            healths.append(health)
-            frame = judged_rows(raw, dict(zip(ok_rows["row_id"].to_list(), answers)), experts, config, template.version)
-            frames.append(frame)
-            add_domain_metadata(context, domain, domain_metadata(frame, run.calls, unmatched, health))
-        df = pl.concat(frames) if frames else pl.DataFrame(schema=JUDGED_COT_DTYPES)
-        health_meta = gate_calls("judged_cot", healths, context.log)  # too many failed: raises, nothing stored
-        yield Output(df, metadata={  # run-wide facts; each domain's figures are on its own partition
-            **health_meta,
-            "judge_capabilities": MetadataValue.json(dict(gateway.capabilities)),
-            "judge_endpoint": gateway.settings.endpoint,
-            "judge_model": gateway.settings.model,
-            "template_version": template.version,
-            # the judge and thresholds behind `passed`, read back by sft_export from this partition
-            **produced_with(config, gateway.settings, template.version),
-        })
-        yield pass_rate_check(df, list(context.partition_keys), config.pass_rate_floor)
+    ),
+)
 
-    return judged_cot
+build_judged_cot = JUDGED_COT.build

@@ -97,27 +97,15 @@ def card_facts(sft_export: pl.DataFrame, release, version: str, label: str, base
 def lora_adapter(context: AssetExecutionContext, config: LoraConfig, paths: RefineryPaths,
                  sft_export: pl.DataFrame):
     release = release_from_export(sft_export)
-    adapters = config.adapters_path()
-    if config.base_model:
-        base_path, label = config.base_model, config.base_model
-    else:
-        texts = release_texts(release)  # the stored tables' text, as released: no seed file is read here
-        base_path, label = str(build_toy_model(texts, adapters / "base", seed=config.seed)), TOY_LABEL
-        context.log.warning("no base_model configured: training on the offline TOY model at %s", base_path)
+    base_path, label = base_model(context, config, release)
     toy = is_toy(base_path)
     hp = config.hyperparameters(toy)
     version = adapter_version(label, base_identity(base_path), release.version, hp)
-    adapter_dir = adapters / version
+    adapter_dir = config.adapters_path() / version
     result = read_training(adapter_dir)
     retrained = result is None
     if retrained:
-        backend = choose_backend(config.backend)
-        train = training_rows(release, "train", hp.loss_mode)
-        validation = training_rows(release, "validation", hp.loss_mode)
-        if not train:
-            raise ReleaseError(f"release {release.version} ({release.directory}) has no training rows")
-        context.log.info("training %s on %d rows (%d validation) with %s", version, len(train), len(validation), backend)
-        result = train_adapter(base_path, train, validation, hp, adapter_dir, backend, log=context.log)
+        result = train(context, config, release, base_path, hp, adapter_dir)
     else:
         context.log.info("adapter %s already trained: reusing %s", version, adapter_dir)
     base_reference = model_card.make_portable(adapter_dir, base_path)
@@ -133,7 +121,6 @@ def lora_adapter(context: AssetExecutionContext, config: LoraConfig, paths: Refi
     })
     table = pl.DataFrame([{**{k: v for k, v in row.items() if k not in ("materializations",)},
                            "hyperparameters": hp.to_json(), "retrained": retrained}])
-    title = f"{version}{' (TOY model)' if toy else ''}"
     yield Output(table, metadata={
         "version": version,
         "adapter_dir": MetadataValue.path(str(adapter_dir)),
@@ -142,6 +129,36 @@ def lora_adapter(context: AssetExecutionContext, config: LoraConfig, paths: Refi
         "base_model": label,
         "toy_model": toy,
         "release_version": release.version,
+        **training_metadata(result, hp, retrained, f"{version}{' (TOY model)' if toy else ''}"),
+    })
+
+
+def base_model(context: AssetExecutionContext, config: LoraConfig, release) -> tuple[str, str]:
+    """(path or hub id to load, label) of the base model: the configured one, else the offline toy Llama
+    built from the release's own text (no seed file is read here)."""
+    if config.base_model:
+        return config.base_model, config.base_model
+    path = str(build_toy_model(release_texts(release), config.adapters_path() / "base", seed=config.seed))
+    context.log.warning("no base_model configured: training on the offline TOY model at %s", path)
+    return path, TOY_LABEL
+
+
+def train(context: AssetExecutionContext, config: LoraConfig, release, base_path: str, hp: Hyperparameters,
+          adapter_dir: Path):
+    """Train the adapter on the release's train split, reporting the validation split's loss."""
+    backend = choose_backend(config.backend)
+    rows = training_rows(release, "train", hp.loss_mode)
+    validation = training_rows(release, "validation", hp.loss_mode)
+    if not rows:
+        raise ReleaseError(f"release {release.version} ({release.directory}) has no training rows")
+    context.log.info("training %s on %d rows (%d validation) with %s", adapter_dir.name, len(rows), len(validation),
+                     backend)
+    return train_adapter(base_path, rows, validation, hp, adapter_dir, backend, log=context.log)
+
+
+def training_metadata(result, hp: Hyperparameters, retrained: bool, title: str) -> dict:
+    """The training run's figures for the Output: backend, steps, losses, speed and the loss curve."""
+    return {
         "backend": result.backend,
         "retrained": retrained,
         "steps": result.steps,
@@ -154,4 +171,4 @@ def lora_adapter(context: AssetExecutionContext, config: LoraConfig, paths: Refi
         "hyperparameters": MetadataValue.json(json.loads(hp.to_json())),
         "loss_curve": MetadataValue.md(loss_curve_markdown(result.loss_curve, title, result.validation_loss)),
         "loss_by_step": MetadataValue.md(loss_table_markdown(result.loss_curve)),
-    })
+    }

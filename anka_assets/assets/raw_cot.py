@@ -11,35 +11,25 @@ seeds make k·n calls, a new template version re-asks only the prompts it change
 from collections.abc import Sequence
 
 import polars as pl
-from dagster import (
-    AssetExecutionContext,
-    MetadataValue,
-    Output,
-    PartitionsDefinition,
-)
+from dagster import MetadataValue
 from pydantic import Field
 
-from anka_assets.assets import domain_table
 from anka_assets.assets.curated_seeds import with_domain_label
-from anka_assets.fallback import TeacherFallback
-from anka_assets.gateway import CallLedger, ModelEndpoint
+from anka_assets.gateway import CallLedger
 from anka_assets.gateway.endpoint import EndpointSettings
-from anka_assets.metadata import add_domain_metadata, md_preview
+from anka_assets.metadata import md_preview
 from anka_assets.model_calls import (
     Answer,
     CallHealth,
     FailedCallsGate,
     call_figures,
-    call_health,
-    gate_calls,
     rate,
     status_metadata,
     truncation_metadata,
 )
-from anka_assets.model_tasks import COT, run_task
+from anka_assets.model_stage import Asked, Finished, Generation, ModelStage, StageRun
+from anka_assets.model_tasks import COT
 from anka_assets.parsing import ParsedCot
-from anka_assets.provenance import produced_with
-from anka_assets.resources import RefineryPaths
 from anka_assets.schemas import RAW_COT_DTYPES, RawCotType
 from anka_assets.simulated import is_simulated_model
 
@@ -75,7 +65,7 @@ def cot_rows(
     template_version: str,
     handled_by: Sequence[EndpointSettings] | None = None,
 ) -> pl.DataFrame:
-    """The `raw_cot` table from tasks and their answers (same order as `cot_requests`)."""
+    """The `raw_cot` table from tasks and their answers (same order as `cot_task_rows`)."""
     rows = []
     answer_iter = iter(answers)
     handled_iter = iter(handled_by) if handled_by is not None else None
@@ -124,51 +114,35 @@ def domain_metadata(df: pl.DataFrame, calls: CallLedger, health: CallHealth) -> 
     return meta
 
 
-def build_raw_cot(partitions_def: PartitionsDefinition):
-    @domain_table(
-        partitions_def,
-        name="raw_cot",
-        pool="teacher",
-        dagster_type=RawCotType,
-        group_name="distillation",
+def _finish(run: StageRun, tasks: pl.DataFrame, asked: Asked[ParsedCot]) -> Finished:
+    frame = cot_rows(tasks, asked.answers, run.config, run.template.version, asked.run.handled_by)
+    return Finished(frame, domain_metadata(frame, asked.run.calls, asked.health))
+
+
+def run_metadata(run: StageRun) -> dict:
+    """Run-wide facts; each domain's figures are on its own partition."""
+    return {
+        "teacher_capabilities": MetadataValue.json(dict(run.gateway.capabilities)),
+        "teacher_endpoint": run.gateway.settings.endpoint,
+        "teacher_model": run.gateway.settings.model,
+        "teacher_locality": str(run.gateway.settings.locality),
+        "fallback_endpoint": run.fallback.settings.endpoint if run.fallback else "none",
+        "template_version": run.template.version,
+    }
+
+
+RAW_COT: ModelStage[RawCotConfig, pl.DataFrame, ParsedCot] = ModelStage(
+    name="raw_cot", task=COT, endpoint="teacher", fallback=True, config=RawCotConfig, inputs=("seed_tasks",),
+    generation=lambda cfg: Generation({"temperature": cfg.temperature, "max_tokens": cfg.max_tokens},
+                                      cfg.max_repairs, cfg.structured_output),
+    prepare=lambda run, domain: run.domain_rows("seed_tasks", domain),
+    requests=lambda run, tasks: cot_task_rows(tasks, run.config.samples_per_task),
+    finish=_finish, run_metadata=run_metadata, empty=lambda: pl.DataFrame(schema=RAW_COT_DTYPES),
+    asset_args=dict(
+        dagster_type=RawCotType, group_name="distillation",
         description="The teacher's step-by-step Turkish reasoning and final answer for every seed task "
         "(n samples), with tokens, latency, cost, cache use and a status for every (seed, sample) pair.",
-    )
-    def raw_cot(context: AssetExecutionContext, config: RawCotConfig, paths: RefineryPaths,
-                teacher: ModelEndpoint, teacher_fallback: TeacherFallback, seed_tasks: pl.DataFrame):
-        template = COT.load_template()
-        gateway = teacher.open_gateway(paths.warehouse, log=context.log)
-        fallback = None
-        if teacher_fallback.configured:
-            teacher_fallback.check_local()
-            fallback = teacher_fallback.open_gateway(paths.warehouse, log=context.log)
-        frames, healths = [], []
-        params = {"temperature": config.temperature, "max_tokens": config.max_tokens}
-        for domain in context.partition_keys:
-            tasks = seed_tasks.filter(pl.col("domain") == domain)
-            run = run_task(
-                COT, gateway, cot_task_rows(tasks, config.samples_per_task),
-                asset="raw_cot", partition=domain, run_id=context.run_id, params=params,
-                structured=config.structured_output, max_repairs=config.max_repairs, fallback=fallback,
-                template=template,
-            )
-            health = call_health(domain, run.answers, config.max_failed_share)
-            healths.append(health)
-            frame = cot_rows(tasks, run.answers, config, template.version, run.handled_by)
-            frames.append(frame)
-            add_domain_metadata(context, domain, domain_metadata(frame, run.calls, health))
-        df = pl.concat(frames) if frames else pl.DataFrame(schema=RAW_COT_DTYPES)
-        health_meta = gate_calls("raw_cot", healths, context.log)  # too many failed: raises, nothing stored
-        yield Output(df, metadata={  # run-wide facts; each domain's figures are on its own partition
-            **health_meta,
-            "teacher_capabilities": MetadataValue.json(dict(gateway.capabilities)),
-            "teacher_endpoint": gateway.settings.endpoint,
-            "teacher_model": gateway.settings.model,
-            "teacher_locality": str(gateway.settings.locality),
-            "fallback_endpoint": fallback.settings.endpoint if fallback else "none",
-            "template_version": template.version,
-            # what produced these rows, read back by sft_export from this partition's materialization
-            **produced_with(config, gateway.settings, template.version, fallback.settings if fallback else None),
-        })
+    ),
+)
 
-    return raw_cot
+build_raw_cot = RAW_COT.build

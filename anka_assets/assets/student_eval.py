@@ -11,31 +11,24 @@ The `adapter_beats_base` check warns when the adapter is not better than its bas
 the verdict are written into the evaluation section of the adapter's model card (README.md).
 """
 
+import json
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    AssetIn,
-    AssetKey,
-    MetadataValue,
-    Output,
-    asset,
-)
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
 from pydantic import Field
 
 from anka_assets.assets.curated_seeds import domain_labels
-from anka_assets.gateway import CallLedger, ModelEndpoint
 from anka_assets.metadata import md_table
-from anka_assets.model_calls import FailedCallsGate, call_figures, call_healths, gate_calls, status_metadata
-from anka_assets.model_tasks import PAIRWISE, run_task
-from anka_assets.resources import RefineryPaths
+from anka_assets.model_calls import FailedCallsGate, call_figures, status_metadata
+from anka_assets.model_stage import Asked, Finished, Generation, ModelStage, StageRun
+from anka_assets.model_tasks import PAIRWISE
+from anka_assets.parsing import PairwiseVerdict
 from anka_assets.student import evaluation, model_card, turkmorf
 from anka_assets.student.deps import cuda_available
-from anka_assets.student.release import eval_tasks, release_from_export
+from anka_assets.student.release import EvalTask, Release, eval_tasks, release_from_export
 
 TOY_TURKMORF_SAMPLE = 200
 
@@ -93,122 +86,183 @@ def beats_base(overall: dict, min_win_rate: float) -> tuple[bool, list[str]]:
     return not failures, failures
 
 
-@asset(
-    name="student_eval",
-    ins={"lora_adapter": AssetIn(key=AssetKey("lora_adapter")), "sft_export": AssetIn(key=AssetKey("sft_export"))},
-    group_name="student",
-    pool="student",
-    kinds={"duckdb", "polars", "pytorch"},
-    check_specs=[AssetCheckSpec("adapter_beats_base", asset="student_eval",
-                                description="Warns when the adapter's reference loss is not below its base's or "
-                                "its judge win rate is not above StudentEvalConfig.min_win_rate.")],
-    description="Base vs base + adapter per domain: reference loss and perplexity, pairwise judge win rate on "
-    "held-out tasks, and TurkMorfBench (and TurkishMMLU when configured) accuracy.",
-)
-def student_eval(context: AssetExecutionContext, config: StudentEvalConfig, paths: RefineryPaths,
-                 judge: ModelEndpoint, lora_adapter: pl.DataFrame, sft_export: pl.DataFrame):
-    adapter = lora_adapter.row(0, named=True)
-    toy = bool(adapter["toy"])
+TOY_NOTE = ("TOY base model (random weights, tokenizer trained on the project's text): the figures only "
+            "show that the pipeline runs.")
+
+
+@dataclass(frozen=True)
+class Generated:
+    """Both models' answers to the held-out tasks, and how they were generated."""
+
+    base: list[str]
+    adapter: list[str]
+    backend: str  #: "vllm" or "transformers"
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EvalWork:
+    """Everything measured before the judge is asked: the adapter, the release's held-out tasks, the
+    reference losses, both models' answers and the pairwise plan."""
+
+    adapter: dict[str, Any]
+    release: Release
+    tasks: list[EvalTask]
+    notes: list[str]
+    started: float
+    student: tuple[Any, Any]  #: (tokenizer, model), the adapter switchable off for the base
+    base_nll: list[tuple[float, int]]
+    adapter_nll: list[tuple[float, int]]
+    answers: Generated
+    plans: list[evaluation.PairPlan]
+    judging: evaluation.JudgePlan
+
+    @property
+    def toy(self) -> bool:
+        return bool(self.adapter["toy"])
+
+
+def generate(cfg: StudentEvalConfig, adapter: dict[str, Any], student: tuple[Any, Any], tasks: list[EvalTask]) -> Generated:
+    """Greedy answers of the base and of base + adapter: vLLM with a LoRARequest on CUDA, else transformers."""
+    use_vllm = cfg.generation_backend == "vllm" or (cfg.generation_backend == "auto" and cuda_available())
+    if use_vllm:
+        rank = int(json.loads(adapter["hyperparameters"])["r"])
+        base, tuned, meta = evaluation.generate_answers_vllm(
+            adapter["base_model_path"], adapter["adapter_dir"], tasks, max_new_tokens=cfg.max_new_tokens,
+            max_lora_rank=rank)
+        return Generated(base, tuned, "vllm", meta)
+    tokenizer, model = student
+    base, tuned = (evaluation.generate_answers(model, tokenizer, tasks, adapter=on, max_new_tokens=cfg.max_new_tokens)
+                   for on in (False, True))
+    return Generated(base, tuned, "transformers", {})
+
+
+def _prepare(run: StageRun, domain: None) -> EvalWork:
+    cfg, sft_export = run.config, run.inputs["sft_export"]
+    adapter = run.inputs["lora_adapter"].row(0, named=True)
     release = release_from_export(sft_export)
     if release.version != adapter["release_version"]:
-        context.log.warning("adapter %s was trained on release %s; evaluating on release %s",
-                            adapter["version"], adapter["release_version"], release.version)
+        run.log.warning("adapter %s was trained on release %s; evaluating on release %s",
+                        adapter["version"], adapter["release_version"], release.version)
     tasks = eval_tasks(release)
-    notes = []
-    if toy:
-        notes.append("TOY base model (random weights, tokenizer trained on the project's text): the figures only "
-                     "show that the pipeline runs.")
     started = time.perf_counter()
     tokenizer, model = evaluation.load_student(adapter["base_model_path"], adapter["adapter_dir"])
-    base_nll = evaluation.reference_nll(model, tokenizer, tasks, adapter=False, max_length=config.max_length)
-    adapter_nll = evaluation.reference_nll(model, tokenizer, tasks, adapter=True, max_length=config.max_length)
-
-    use_vllm = config.generation_backend == "vllm" or (config.generation_backend == "auto" and cuda_available())
-    gen_meta = {}
-    if use_vllm:
-        rank = int(__import__("json").loads(adapter["hyperparameters"])["r"])
-        base_answers, adapter_answers, gen_meta = evaluation.generate_answers_vllm(
-            adapter["base_model_path"], adapter["adapter_dir"], tasks, max_new_tokens=config.max_new_tokens,
-            max_lora_rank=rank)
-    else:
-        base_answers = evaluation.generate_answers(model, tokenizer, tasks, adapter=False,
-                                                   max_new_tokens=config.max_new_tokens)
-        adapter_answers = evaluation.generate_answers(model, tokenizer, tasks, adapter=True,
-                                                      max_new_tokens=config.max_new_tokens)
-
-    plans = evaluation.plan_pairs(tasks, config.seed)
-    rows = evaluation.pairwise_rows(tasks, plans, base_answers, adapter_answers,
+    base_nll, adapter_nll = (evaluation.reference_nll(model, tokenizer, tasks, adapter=on, max_length=cfg.max_length)
+                             for on in (False, True))
+    answers = generate(cfg, adapter, (tokenizer, model), tasks)
+    plans = evaluation.plan_pairs(tasks, cfg.seed)
+    rows = evaluation.pairwise_rows(tasks, plans, answers.base, answers.adapter,
                                     domain_labels(sft_export))  # the seed files' labels, stored
-    gateway = judge.open_gateway(paths.warehouse, log=context.log)
     # empty answers lose without the judge; one payload is asked once whatever its cache key
     judging = evaluation.plan_judging(rows, PAIRWISE.variables)
-    judged = run_task(PAIRWISE, gateway, judging.ask, asset="student_eval", partition=None, run_id=context.run_id,
-                      params={"temperature": config.judge_temperature, "max_tokens": config.judge_max_tokens},
-                      max_repairs=config.max_repairs) if judging.ask else None
-    answers = judged.answers if judged else []
-    domain_of = {t.seed_id: t.domain for t in tasks}
-    health_meta = gate_calls("student_eval", call_healths([domain_of[r["seed_id"]] for r in judging.ask], answers,
-                                                          config.max_failed_share), context.log)
-    outcomes = evaluation.task_outcomes(plans, evaluation.plan_verdicts(judging, [a.parsed for a in answers]))
-    rows = evaluation.domain_rows(tasks, base_nll, adapter_nll, outcomes)
+    return EvalWork(adapter, release, tasks, [TOY_NOTE] if adapter["toy"] else [], started, (tokenizer, model),
+                    base_nll, adapter_nll, answers, plans, judging)
 
-    limit = config.turkmorf_limit if config.turkmorf_limit >= 0 else (TOY_TURKMORF_SAMPLE if toy else None)
-    if limit != 0:
-        items, total = turkmorf.load_items(limit, seed=config.seed)
-        base_acc = turkmorf.accuracy(model, tokenizer, items, adapter=False)
-        adapter_acc = turkmorf.accuracy(model, tokenizer, items, adapter=True)
-        rows.append({**{k: None for k in EVAL_SCHEMA}, "domain": "turkmorfbench", "suite": "turkmorfbench",
-                     "tasks": len(items), "base_accuracy": base_acc, "adapter_accuracy": adapter_acc})
-        notes.append(f"TurkMorfBench core: {len(items)} of {total} items"
-                     + (" (seeded sample)" if len(items) < total else " (full set)") + ", option log-likelihood.")
-    else:
-        notes.append("TurkMorfBench skipped (turkmorf_limit = 0).")
-    if config.turkishmmlu_path:
-        from anka_assets.student import turkishmmlu
 
-        mmlu = turkishmmlu.evaluate(adapter["base_model_path"], adapter["adapter_dir"], config.turkishmmlu_path,
-                                    config.turkishmmlu_limit or None)
-        rows.append({**{k: None for k in EVAL_SCHEMA}, "domain": "turkishmmlu", "suite": "turkishmmlu",
-                     "tasks": int(mmlu["items"]), "base_accuracy": mmlu["base_accuracy"],
-                     "adapter_accuracy": mmlu["adapter_accuracy"]})
-        missing = mmlu.get("missing_subjects") or []
-        notes.append(f"TurkishMMLU: {mmlu['items']} items over {mmlu['subjects']} subjects (lm-eval, zero-shot)"
-                     + (f"; not in the local copy: {', '.join(missing)}" if missing else "") + ".")
-    else:
-        notes.append("TurkishMMLU skipped: no local copy configured (turkishmmlu_path).")
+def judge_requests(run: StageRun, work: EvalWork) -> list[dict[str, Any]]:
+    """The pairwise rows the judge is asked, each with its task's domain (the failed-calls gate is per domain)."""
+    domain_of = {t.seed_id: t.domain for t in work.tasks}
+    return [{**row, "domain": domain_of[row["seed_id"]]} for row in work.judging.ask]
 
-    df = pl.DataFrame(rows, schema=EVAL_SCHEMA).with_columns(
-        pl.lit(adapter["version"]).alias("adapter_version"), pl.lit(adapter["base_model"]).alias("base_model"),
-        pl.lit(release.version).alias("release_version"), pl.lit(toy).alias("toy"),
-        pl.lit(gateway.settings.model).alias("judge_model"))
+
+def turkmorf_rows(cfg: StudentEvalConfig, work: EvalWork) -> tuple[list[dict[str, Any]], str]:
+    """TurkMorfBench's core set by option log-likelihood (a sample on the toy model): its row and note."""
+    limit = cfg.turkmorf_limit if cfg.turkmorf_limit >= 0 else (TOY_TURKMORF_SAMPLE if work.toy else None)
+    if limit == 0:
+        return [], "TurkMorfBench skipped (turkmorf_limit = 0)."
+    tokenizer, model = work.student
+    items, total = turkmorf.load_items(limit, seed=cfg.seed)
+    base_acc, adapter_acc = (turkmorf.accuracy(model, tokenizer, items, adapter=on) for on in (False, True))
+    row = {**{k: None for k in EVAL_SCHEMA}, "domain": "turkmorfbench", "suite": "turkmorfbench",
+           "tasks": len(items), "base_accuracy": base_acc, "adapter_accuracy": adapter_acc}
+    return [row], (f"TurkMorfBench core: {len(items)} of {total} items"
+                   + (" (seeded sample)" if len(items) < total else " (full set)") + ", option log-likelihood.")
+
+
+def turkishmmlu_rows(cfg: StudentEvalConfig, adapter: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """TurkishMMLU through lm-eval when a local copy is configured: its row and note."""
+    if not cfg.turkishmmlu_path:
+        return [], "TurkishMMLU skipped: no local copy configured (turkishmmlu_path)."
+    from anka_assets.student import turkishmmlu
+
+    mmlu = turkishmmlu.evaluate(adapter["base_model_path"], adapter["adapter_dir"], cfg.turkishmmlu_path,
+                                cfg.turkishmmlu_limit or None)
+    row = {**{k: None for k in EVAL_SCHEMA}, "domain": "turkishmmlu", "suite": "turkishmmlu",
+           "tasks": int(mmlu["items"]), "base_accuracy": mmlu["base_accuracy"], "adapter_accuracy": mmlu["adapter_accuracy"]}
+    missing = mmlu.get("missing_subjects") or []
+    return [row], (f"TurkishMMLU: {mmlu['items']} items over {mmlu['subjects']} subjects (lm-eval, zero-shot)"
+                   + (f"; not in the local copy: {', '.join(missing)}" if missing else "") + ".")
+
+
+def eval_frame(rows: list[dict[str, Any]], work: EvalWork, judge_model: str) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=EVAL_SCHEMA).with_columns(
+        pl.lit(work.adapter["version"]).alias("adapter_version"), pl.lit(work.adapter["base_model"]).alias("base_model"),
+        pl.lit(work.release.version).alias("release_version"), pl.lit(work.toy).alias("toy"),
+        pl.lit(judge_model).alias("judge_model"))
+
+
+def _finish(run: StageRun, work: EvalWork, asked: Asked[PairwiseVerdict]) -> Finished:
+    cfg, adapter = run.config, work.adapter
+    outcomes = evaluation.task_outcomes(work.plans, evaluation.plan_verdicts(work.judging, [a.parsed for a in asked.answers]))
+    rows = evaluation.domain_rows(work.tasks, work.base_nll, work.adapter_nll, outcomes)
+    notes = list(work.notes)
+    for extra, note in (turkmorf_rows(cfg, work), turkishmmlu_rows(cfg, adapter)):
+        rows += extra
+        notes.append(note)
+    judge_model = run.gateway.settings.model
+    df = eval_frame(rows, work, judge_model)
     overall = next(r for r in rows if r["domain"] == "ALL")
-    passed, failures = beats_base(overall, config.min_win_rate)
+    passed, failures = beats_base(overall, cfg.min_win_rate)
+    report = report_markdown(rows, work.toy, adapter["version"], notes)
     card = model_card.write_evaluation(adapter["adapter_dir"], model_card.evaluation_markdown(
-        report_markdown(rows, toy, adapter["version"], notes), release_version=release.version,
-        trained_on=adapter["release_version"], judge_model=gateway.settings.model, tasks=len(tasks),
-        passed=passed, failures=failures))
+        report, release_version=work.release.version, trained_on=adapter["release_version"], judge_model=judge_model,
+        tasks=len(work.tasks), passed=passed, failures=failures))
     preview = [(t.domain, t.instruction, b, a, o) for t, b, a, o in
-               zip(tasks, base_answers, adapter_answers, outcomes)][:6]
-    yield Output(df, metadata={
-        **health_meta,
+               zip(work.tasks, work.answers.base, work.answers.adapter, outcomes)][:6]
+    return Finished(df, {
         "dagster/row_count": len(df),
         "adapter_version": adapter["version"],
-        "toy_model": toy,
-        "eval_tasks": len(tasks),
+        "toy_model": work.toy,
+        "eval_tasks": len(work.tasks),
         "win_rate": MetadataValue.float(float(overall["win_rate"]) if overall["win_rate"] is not None else float("nan")),
-        "generation_backend": "vllm" if use_vllm else "transformers",
-        "wall_time_s": MetadataValue.float(round(time.perf_counter() - started, 2)),
-        "report": MetadataValue.md(report_markdown(rows, toy, adapter["version"], notes)),
+        "generation_backend": work.answers.backend,
+        "wall_time_s": MetadataValue.float(round(time.perf_counter() - work.started, 2)),
+        "report": MetadataValue.md(report),
         "adapter_card": MetadataValue.path(str(card)),
         "answers_preview": MetadataValue.md(md_table(preview, ["domain", "task", "base", "adapter", "judged"], 60)),
-        **status_metadata([a.status for a in answers], prefix="judge_status"),
-        "judge_settled_empty_answer": judging.settled,
-        "judge_shared_payload": judging.shared,
-        **call_figures(judged.calls if judged else CallLedger(), prefix="judge_"),
-        **gen_meta,
+        **status_metadata([a.status for a in asked.answers], prefix="judge_status"),
+        "judge_settled_empty_answer": work.judging.settled,
+        "judge_shared_payload": work.judging.shared,
+        **call_figures(asked.run.calls, prefix="judge_"),
+        **work.answers.metadata,
     })
-    yield AssetCheckResult(
+
+
+def adapter_check(run: StageRun, df: pl.DataFrame) -> list[AssetCheckResult]:
+    """`adapter_beats_base`, from the stored table's ALL row (the same rule the card's verdict follows)."""
+    passed, failures = beats_base(df.filter(pl.col("domain") == "ALL").row(0, named=True), run.config.min_win_rate)
+    return [AssetCheckResult(
         check_name="adapter_beats_base", passed=passed, severity=AssetCheckSeverity.WARN,
         metadata={"failures": MetadataValue.md("\n".join(f"- {f}" for f in failures) or "none"),
-                  "toy_model": toy},
-    )
+                  "toy_model": bool(df["toy"][0])},
+    )]
+
+
+STUDENT_EVAL: ModelStage[StudentEvalConfig, EvalWork, PairwiseVerdict] = ModelStage(
+    name="student_eval", task=PAIRWISE, endpoint="judge", pool="student", config=StudentEvalConfig,
+    inputs=("lora_adapter", "sft_export"),
+    generation=lambda cfg: Generation({"temperature": cfg.judge_temperature, "max_tokens": cfg.judge_max_tokens},
+                                      cfg.max_repairs),
+    prepare=_prepare, requests=judge_requests, finish=_finish, checks=adapter_check,
+    asset_args=dict(
+        group_name="student",
+        kinds={"duckdb", "polars", "pytorch"},
+        check_specs=[AssetCheckSpec("adapter_beats_base", asset="student_eval",
+                                    description="Warns when the adapter's reference loss is not below its base's or "
+                                    "its judge win rate is not above StudentEvalConfig.min_win_rate.")],
+        description="Base vs base + adapter per domain: reference loss and perplexity, pairwise judge win rate on "
+        "held-out tasks, and TurkMorfBench (and TurkishMMLU when configured) accuracy.",
+    ),
+)
+
+student_eval = STUDENT_EVAL.build()

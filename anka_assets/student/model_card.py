@@ -123,8 +123,8 @@ TOY_WARNING = ("**TOY MODEL.** No base model was configured, so this adapter was
                "`LoraConfig.base_model` (a hub id or a local folder) for a real adapter.")
 
 
-def render_card(facts: AdapterFacts, evaluation: str | None = None) -> str:
-    """The adapter's README.md. `evaluation`: the evaluation section's body (None: not evaluated yet)."""
+def front_matter(facts: AdapterFacts) -> str:
+    """The card's YAML header for the hub. Pure."""
     front = {
         # the hub's `base_model` is a hub id: only when the base is one (a local folder stays in the table below)
         "base_model": facts.base_reference if facts.base_reference == facts.base_model and not facts.toy else None,
@@ -135,14 +135,13 @@ def render_card(facts: AdapterFacts, evaluation: str | None = None) -> str:
                  *(["toy-model"] if facts.toy else [])],
     }
     front = {k: v for k, v in front.items() if v is not None}
-    hp = dict(facts.hyperparameters)
+    return "\n".join(["---", yaml.safe_dump(front, allow_unicode=True, sort_keys=False).rstrip(), "---"])
+
+
+def facts_table(facts: AdapterFacts) -> list[str]:
+    """What the adapter is: base model, release, domains, rows, backend. Pure."""
     missing = "; ".join(f"{d} ({why})" for d, why in sorted(facts.missing_domains.items()))
-    lines = [
-        "---", yaml.safe_dump(front, allow_unicode=True, sort_keys=False).rstrip(), "---", "",
-        f"# ANKA student LoRA adapter `{facts.version}`", "",
-        *([TOY_WARNING, ""] if facts.toy else []),
-        "A LoRA adapter that teaches a small model to reason step by step in Turkish (`<think>` … `</think>` "
-        "then the answer), trained by ANKA Refinery on a versioned SFT release distilled from a teacher model.", "",
+    return [
         "| | |", "|---|---|",
         f"| base model | `{facts.base_model}` |",
         f"| `base_model_name_or_path` | `{facts.base_reference}` |",
@@ -150,19 +149,30 @@ def render_card(facts: AdapterFacts, evaluation: str | None = None) -> str:
         f"| domains covered | {', '.join(facts.domains) or 'none'} |",
         *([f"| known domains missing from the release | {missing} |"] if missing else []),
         f"| training rows (train / validation) | {facts.train_rows} / {facts.validation_rows} |",
-        f"| backend | {facts.backend} on {facts.hardware} |", "",
+        f"| backend | {facts.backend} on {facts.hardware} |",
+    ]
+
+
+def training_section(facts: AdapterFacts) -> list[str]:
+    """The hyperparameters and the training run's figures. Pure."""
+    return [
         "## Hyperparameters", "",
         "| name | value |", "|---|---|",
-        *[f"| {k} | `{json.dumps(v, ensure_ascii=False)}` |" for k, v in sorted(hp.items())], "",
+        *[f"| {k} | `{json.dumps(v, ensure_ascii=False)}` |" for k, v in sorted(dict(facts.hyperparameters).items())],
+        "",
         "## Training", "",
         f"- optimizer steps: {facts.steps}; tokens seen: {facts.tokens}; wall time: {facts.wall_time_s:.1f} s",
         f"- training loss: {_f(facts.train_loss)} (mean over the run), "
         f"{_f(facts.loss_curve[-1]['loss'] if facts.loss_curve else None)} at the last logged step; "
         f"validation loss after training: {_f(facts.validation_loss)}",
         *curve_summary(facts.loss_curve), "",
-        "The whole curve is in `anka_training.json` (`loss_curve`).", "",
-        "## Evaluation against the base", "",
-        EVAL_START, (evaluation or NOT_EVALUATED).strip(), EVAL_END, "",
+        "The whole curve is in `anka_training.json` (`loss_curve`).",
+    ]
+
+
+def loading_section(version: str) -> list[str]:
+    """How to load the adapter over its portable base reference. Pure."""
+    return [
         "## Loading", "",
         "`adapter_config.json` names the base model portably: a hub id, or a local folder relative to this "
         "adapter's folder (the toy base lives beside the adapters, `../base/<hash>`). Copy the whole adapters "
@@ -172,7 +182,7 @@ def render_card(facts: AdapterFacts, evaluation: str | None = None) -> str:
         "from peft import PeftModel",
         "from transformers import AutoModelForCausalLM, AutoTokenizer",
         "",
-        f'adapter = pathlib.Path("adapters/{facts.version}")',
+        f'adapter = pathlib.Path("adapters/{version}")',
         'base = json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"]',
         "if (adapter / base).is_dir():  # a local base, relative to the adapter folder",
         "    base = str((adapter / base).resolve())",
@@ -182,11 +192,30 @@ def render_card(facts: AdapterFacts, evaluation: str | None = None) -> str:
         "`anka_assets.student.model_card.resolve_base(adapter)` does the same resolution. "
         "`peft.AutoPeftModelForCausalLM.from_pretrained(adapter)` works directly for a hub base, and for a local "
         "base when run from inside the adapter folder (the relative path is resolved against the working "
-        "directory).", "",
+        "directory).",
+    ]
+
+
+INTENDED_USE = ("Research and experimentation with Turkish step-by-step reasoning. The training data are a teacher "
+                "model's answers filtered by a judge: they can be wrong or dated, and nothing here is legal, medical "
+                "or financial advice.")
+
+
+def render_card(facts: AdapterFacts, evaluation: str | None = None) -> str:
+    """The adapter's README.md. `evaluation`: the evaluation section's body (None: not evaluated yet)."""
+    lines = [
+        front_matter(facts), "",
+        f"# ANKA student LoRA adapter `{facts.version}`", "",
+        *([TOY_WARNING, ""] if facts.toy else []),
+        "A LoRA adapter that teaches a small model to reason step by step in Turkish (`<think>` … `</think>` "
+        "then the answer), trained by ANKA Refinery on a versioned SFT release distilled from a teacher model.", "",
+        *facts_table(facts), "",
+        *training_section(facts), "",
+        "## Evaluation against the base", "",
+        EVAL_START, (evaluation or NOT_EVALUATED).strip(), EVAL_END, "",
+        *loading_section(facts.version), "",
         "## Intended use and limitations", "",
-        "Research and experimentation with Turkish step-by-step reasoning. The training data are a teacher "
-        "model's answers filtered by a judge: they can be wrong or dated, and nothing here is legal, medical or "
-        "financial advice.", "",
+        INTENDED_USE, "",
     ]
     return "\n".join(lines)
 
